@@ -1,0 +1,146 @@
+"""Diagnose: turn what a failed run left behind (error log, tags, catalog versions, data-quality
+evidence) into a diagnosis. Pure: the handler or the simulator gathers the evidence, this decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from selfheal_core.domain.context import DecisionContext, Risk
+from selfheal_core.domain.drift import DriftReport, TableVersion, detect_drift
+from selfheal_core.vocabulary import Action, Category, Criticality
+
+DRIFT_CATEGORIES = frozenset({Category.SCHEMA_DRIFT, Category.TYPE_MISMATCH})
+
+
+class ClassificationLike(Protocol):
+    @property
+    def category(self) -> Category: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def signature(self) -> str | None: ...
+    @property
+    def evidence(self) -> tuple[str, ...]: ...
+
+
+Classify = Callable[[str], ClassificationLike]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    job_name: str
+    error_log: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    table_versions: Mapping[str, Sequence[TableVersion]] = field(default_factory=dict)
+    last_success: datetime | None = None
+    bad_record_fraction: float | None = None
+    in_freeze_window: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    job_name: str
+    category: Category
+    confidence: float
+    signature: str | None
+    evidence: tuple[str, ...]
+    criticality: Criticality
+    risk: str
+    drift: tuple[DriftReport, ...] = ()
+    bad_record_fraction: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return any(report.breaking for report in self.drift)
+
+    @property
+    def rollback_target(self) -> DriftReport | None:
+        """The first drifted table that has a baseline version to go back to."""
+        return next((r for r in self.drift if r.breaking and r.baseline_version), None)
+
+    def context(self, attempt: int = 1, previous_actions: Sequence[Action] = ()) -> DecisionContext:
+        return DecisionContext(
+            job_name=self.job_name,
+            category=self.category,
+            confidence=self.confidence,
+            criticality=self.criticality,
+            risk=self.risk,
+            attempt=attempt,
+            drift=self.drifted,
+            rollback_available=self.rollback_target is not None,
+            bad_record_fraction=self.bad_record_fraction,
+            previous_action=previous_actions[-1] if previous_actions else None,
+            previous_actions=tuple(previous_actions),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "category": self.category.value,
+            "confidence": round(self.confidence, 4),
+            "signature": self.signature,
+            "evidence": list(self.evidence),
+            "criticality": self.criticality.value,
+            "risk": self.risk,
+            "drift": [r.to_dict() for r in self.drift],
+            "drifted": self.drifted,
+            "bad_record_fraction": self.bad_record_fraction,
+            "notes": list(self.notes),
+        }
+
+
+def criticality_from_tags(tags: Mapping[str, str]) -> Criticality:
+    value = str(tags.get("criticality", "")).strip().lower()
+    try:
+        return Criticality(value)
+    except ValueError:
+        return Criticality.MEDIUM
+
+
+def risk_level(criticality: Criticality, downstream_consumers: int, in_freeze_window: bool) -> str:
+    """Rule: critical jobs, jobs with many consumers and changes inside a freeze window are high risk."""
+    if in_freeze_window or criticality is Criticality.CRITICAL:
+        return Risk.HIGH
+    if criticality is Criticality.HIGH or downstream_consumers >= 5:
+        return Risk.HIGH
+    if criticality is Criticality.LOW and downstream_consumers == 0:
+        return Risk.LOW
+    return Risk.MEDIUM
+
+
+def downstream_consumers(tags: Mapping[str, str]) -> int:
+    try:
+        return max(0, int(str(tags.get("downstream_consumers", "0")).strip() or 0))
+    except ValueError:
+        return 0
+
+
+def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
+    classification = classify(evidence.error_log)
+    drift = tuple(
+        detect_drift(table, versions, evidence.last_success)
+        for table, versions in sorted(evidence.table_versions.items())
+    )
+    criticality = criticality_from_tags(evidence.tags)
+    category = classification.category
+    notes = list(evidence.notes)
+    if category in DRIFT_CATEGORIES and not any(r.breaking for r in drift) and evidence.table_versions:
+        notes.append("the error reads like drift, but the catalog shows no breaking change")
+    return Diagnosis(
+        job_name=evidence.job_name,
+        category=category,
+        confidence=float(classification.confidence),
+        signature=classification.signature,
+        evidence=tuple(classification.evidence),
+        criticality=criticality,
+        risk=risk_level(criticality, downstream_consumers(evidence.tags), evidence.in_freeze_window),
+        drift=drift,
+        bad_record_fraction=evidence.bad_record_fraction,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,136 @@
+"""The safety gate: fixed rules outside the policy that can only make a proposal safer.
+
+Each rule is a pure predicate with a name; the gate replaces a forbidden proposal by ``escalate`` and
+records the name of the first rule that fired. The same rules produce the action mask the learner
+explores within, so the mask and the veto can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from selfheal_core.domain.context import DecisionContext, Risk
+from selfheal_core.vocabulary import ACTIONS, HUMAN_ONLY_CATEGORIES, Action, Criticality
+
+# Changing the catalog or diverting records is never "low risk": those are for a human on critical jobs.
+LOW_RISK_ACTIONS: frozenset[Action] = frozenset(
+    {Action.RETRY, Action.BACKOFF_RETRY, Action.LOG_AND_WAIT, Action.ESCALATE}
+)
+RERUN_ACTIONS: frozenset[Action] = frozenset({Action.RETRY, Action.BACKOFF_RETRY})
+
+
+class Mode:
+    AUTO = "auto"
+    SHADOW = "shadow"
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """Configuration of the gate. Defaults are the conservative production defaults."""
+
+    max_attempts: int = 3
+    max_quarantine_fraction: float = 0.10
+    # Above this fraction, re-running on the same input only reloads the bad records.
+    max_rerun_bad_fraction: float = 0.01
+    min_confidence: float = 0.5
+    kill_switch: bool = False
+    mode: str = Mode.AUTO
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    proposed: Action
+    action: Action
+    rules_fired: tuple[str, ...]
+    shadow: bool = False
+
+    @property
+    def vetoed(self) -> bool:
+        return self.action != self.proposed
+
+
+Rule = Callable[[Action, DecisionContext, SafetySettings], bool]
+
+
+def _kill_switch(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: while the kill switch is on, nothing is automated."""
+    return s.kill_switch
+
+
+def _attempt_budget(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: at most ``max_attempts`` automated attempts per incident."""
+    return ctx.attempt > s.max_attempts
+
+
+def _human_only_category(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: permission, code and unknown failures are never remediated automatically."""
+    return ctx.category in HUMAN_ONLY_CATEGORIES
+
+
+def _low_confidence(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: no automated action on a diagnosis the classifier itself doubts."""
+    return ctx.confidence < s.min_confidence
+
+
+def _rollback_needs_drift(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: a catalog rollback needs drift evidence and a baseline version to go back to."""
+    return action is Action.ROLLBACK and not (ctx.drift and ctx.rollback_available)
+
+
+def _quarantine_fraction(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: quarantine only a measured, small fraction of bad records."""
+    if action is not Action.QUARANTINE:
+        return False
+    fraction = ctx.bad_record_fraction
+    return fraction is None or fraction <= 0.0 or fraction > s.max_quarantine_fraction
+
+
+def _no_rerun_on_bad_records(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: do not re-run a job over input known to hold bad records (it would load them downstream)."""
+    fraction = ctx.bad_record_fraction
+    return action in RERUN_ACTIONS and fraction is not None and fraction > s.max_rerun_bad_fraction
+
+
+def _critical_jobs_low_risk_only(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: on high/critical jobs (or in a high-risk window) only low-risk actions run unattended."""
+    high = ctx.criticality in (Criticality.HIGH, Criticality.CRITICAL) or ctx.risk == Risk.HIGH
+    return high and action not in LOW_RISK_ACTIONS
+
+
+# Order matters only for which name is recorded first; every rule that fires is recorded.
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("kill_switch", _kill_switch),
+    ("attempt_budget", _attempt_budget),
+    ("human_only_category", _human_only_category),
+    ("low_confidence", _low_confidence),
+    ("rollback_requires_drift", _rollback_needs_drift),
+    ("quarantine_fraction_limit", _quarantine_fraction),
+    ("no_rerun_on_bad_records", _no_rerun_on_bad_records),
+    ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
+)
+RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
+
+
+class SafetyGate:
+    """Reviews proposals. ``escalate`` always passes: asking a human is never unsafe."""
+
+    def __init__(self, settings: SafetySettings | None = None) -> None:
+        self.settings = settings or SafetySettings()
+
+    def violations(self, action: Action, ctx: DecisionContext) -> tuple[str, ...]:
+        if action is Action.ESCALATE:
+            return ()
+        return tuple(name for name, rule in RULES if rule(action, ctx, self.settings))
+
+    def allowed_actions(self, ctx: DecisionContext) -> tuple[Action, ...]:
+        """The mask: actions this gate would let through, in vocabulary order (never empty)."""
+        return tuple(a for a in ACTIONS if not self.violations(a, ctx))
+
+    def review(self, proposed: Action, ctx: DecisionContext) -> GateDecision:
+        fired = self.violations(proposed, ctx)
+        action = Action.ESCALATE if fired else proposed
+        if self.settings.mode == Mode.SHADOW and action is not Action.ESCALATE:
+            # Shadow mode: the proposal is recorded as if approved, and a human is told instead.
+            return GateDecision(proposed, Action.ESCALATE, (*fired, "shadow_mode"), shadow=True)
+        return GateDecision(proposed, action, fired)

@@ -1,0 +1,44 @@
+"""The ``selfheal`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module exposes register(subparsers) and sets a ``run(args) -> int`` default on its parser.
+COMMAND_MODULES: tuple[str, ...] = (
+    "selfheal.commands.classify",
+)
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one clear line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="selfheal",
+        description="Diagnose, remediate or escalate failed AWS Glue jobs, locally or in AWS.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as error:
+        print(f"selfheal {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
