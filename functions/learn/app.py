@@ -1,0 +1,37 @@
+"""Learn: reward the checked outcome and update the Q-table with optimistic concurrency.
+
+Integrations: reads the event log, conditional writes to the Q-table; appends the learned event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from selfheal_core.runtime.observability import instrumented, metrics
+from selfheal_core.runtime.validation import validate
+from selfheal_core.runtime.wiring import Dependencies, default_dependencies
+from selfheal_core.steps import learn
+
+
+@instrumented(correlation_id_path="incident_id")
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    payload = validate(event, "learn")
+    deps = deps or default_dependencies(context)
+    config = deps.config
+    safety = config.safety_with(deps.settings.load())
+    result = learn.run(
+        payload["incident_id"],
+        payload.get("human"),
+        deps.store,
+        deps.qtable,
+        config.learner,
+        safety,
+        config.learning_enabled,
+    )
+    metrics.add_metric(name=f"Incidents{result['outcome'].capitalize()}", unit=MetricUnit.Count, value=1)
+    return result

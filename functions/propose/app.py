@@ -1,0 +1,38 @@
+"""Propose: the Q-learning policy picks one bounded action among those the safety gate allows.
+
+Integrations: reads the incident's event log and the Q-table; appends the proposal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from selfheal_core.runtime.observability import instrumented, metrics
+from selfheal_core.runtime.validation import validate
+from selfheal_core.runtime.wiring import Dependencies, default_dependencies
+from selfheal_core.steps import propose
+
+
+@instrumented(correlation_id_path="incident_id")
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    payload = validate(event, "incident")
+    deps = deps or default_dependencies(context)
+    config = deps.config
+    safety = config.safety_with(deps.settings.load())
+    result = propose.run(
+        payload["incident_id"],
+        deps.store,
+        deps.qtable,
+        config.learner,
+        safety,
+        explore=config.learning_enabled,
+        rng=np.random.default_rng(),
+    )
+    metrics.add_metric(name="Proposals", unit=MetricUnit.Count, value=1)
+    return result

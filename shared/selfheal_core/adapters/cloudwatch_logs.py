@@ -1,0 +1,101 @@
+"""Bounded reads of a Glue run's CloudWatch logs.
+
+Glue writes a run's stderr to ``/aws-glue/jobs/error`` and stdout to ``/aws-glue/jobs/output`` (stream =
+job run id); continuous logging writes to ``/aws-glue/jobs/logs-v2`` (streams prefixed by the run id,
+including the job run insights ``-job-insights-rca-driver`` stream). Reads stop at ``max_bytes`` or
+``max_seconds``, whichever comes first; a missing group or stream becomes a note, never an error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from selfheal_core.errors import TransientDependencyError
+from selfheal_core.ports import LogRead
+
+ERROR_GROUP = "/aws-glue/jobs/error"
+OUTPUT_GROUP = "/aws-glue/jobs/output"
+CONTINUOUS_GROUP = "/aws-glue/jobs/logs-v2"
+
+
+class CloudWatchLogReader:
+    def __init__(
+        self,
+        client: Any | None = None,
+        max_bytes: int = 5 * 1024 * 1024,
+        max_seconds: float = 10.0,
+        groups: tuple[str, ...] = (ERROR_GROUP, CONTINUOUS_GROUP, OUTPUT_GROUP),
+    ) -> None:
+        self.client = client or boto3.client("logs")
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.groups = groups
+
+    def read_run_logs(self, job_run_id: str) -> LogRead:
+        deadline = time.monotonic() + self.max_seconds
+        budget = self.max_bytes
+        parts: list[str] = []
+        sources: list[str] = []
+        notes: list[str] = []
+        truncated = False
+        for group in self.groups:
+            for stream in self._streams(group, job_run_id, notes):
+                text, cut = self._read_stream(group, stream, budget, deadline)
+                if text:
+                    parts.append(text)
+                    sources.append(f"{group}:{stream}")
+                    budget -= len(text)
+                truncated = truncated or cut
+                if budget <= 0 or time.monotonic() > deadline:
+                    notes.append("log read stopped at its size or time bound")
+                    return LogRead("\n".join(parts), tuple(sources), tuple(notes), True)
+        if not sources:
+            notes.append(f"no CloudWatch log found for run {job_run_id}")
+        return LogRead("\n".join(parts), tuple(sources), tuple(notes), truncated)
+
+    def _streams(self, group: str, job_run_id: str, notes: list[str]) -> list[str]:
+        try:
+            response = self.client.describe_log_streams(
+                logGroupName=group, logStreamNamePrefix=job_run_id, limit=50
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                notes.append(f"log group {group} does not exist")
+                return []
+            if code == "ThrottlingException":
+                raise TransientDependencyError(f"CloudWatch Logs throttled reading {group}") from error
+            raise
+        streams = [s["logStreamName"] for s in response.get("logStreams", [])]
+        # The run's own stream first, then its insights and executor streams.
+        return sorted(streams, key=lambda name: (name != job_run_id, "insights" not in name, name))
+
+    def _read_stream(self, group: str, stream: str, budget: int, deadline: float) -> tuple[str, bool]:
+        lines: list[str] = []
+        size = 0
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                kwargs["nextToken"] = token
+            try:
+                page = self.client.get_log_events(**kwargs)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return "", False
+                raise
+            for event in page.get("events", []):
+                message = str(event.get("message", ""))
+                if size + len(message) > budget:
+                    lines.append(message[: max(0, budget - size)])
+                    return "\n".join(lines), True
+                lines.append(message)
+                size += len(message) + 1
+            next_token = page.get("nextForwardToken")
+            if not page.get("events") or next_token == token or time.monotonic() > deadline:
+                return "\n".join(lines), time.monotonic() > deadline
+            token = next_token

@@ -1,0 +1,214 @@
+"""DynamoDB backends for the event log and the Q-table (the AWS default).
+
+Event log: partition key ``incident_id`` (S), sort key ``seq`` (N); every append is a conditional put on
+``attribute_not_exists(seq)``, so two writers can never take the same sequence number.
+Q-table: partition key ``state`` (S) with a ``version`` number; writes are conditional on the version read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from selfheal_core.adapters.clock import utc_now_iso
+from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.errors import ConcurrentUpdateError, TransientDependencyError
+
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+}
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _raise_transient(error: ClientError) -> None:
+    if error.response.get("Error", {}).get("Code") in _THROTTLING:
+        raise TransientDependencyError(str(error)) from error
+
+
+class DynamoDbEventStore:
+    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 10) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+        self.max_conflicts = max_conflicts
+
+    def _put(self, event: IncidentEvent) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "incident_id": {"S": event.incident_id},
+                    "seq": {"N": str(event.seq)},
+                    "type": {"S": event.type.value},
+                    "at": {"S": event.at},
+                    "data": {"S": json.dumps(dict(event.data))},
+                },
+                ConditionExpression="attribute_not_exists(seq)",
+            )
+            return True
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            _raise_transient(error)
+            raise
+
+    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
+        event = IncidentEvent(incident_id, 0, EventType.OPENED, utc_now_iso(), dict(data))
+        if self._put(event):
+            return True, event
+        existing = self._get(incident_id, 0)
+        if existing is None:  # pragma: no cover - only if the item vanished between the two calls
+            raise ConcurrentUpdateError(f"incident {incident_id} changed while opening")
+        return False, existing
+
+    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
+        for _ in range(self.max_conflicts):
+            event = IncidentEvent(
+                incident_id, self._last_seq(incident_id) + 1, type, utc_now_iso(), dict(data)
+            )
+            if self._put(event):
+                return event
+        raise ConcurrentUpdateError(f"could not append to {incident_id} after {self.max_conflicts} tries")
+
+    def load(self, incident_id: str) -> list[IncidentEvent]:
+        events: list[IncidentEvent] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "incident_id = :id",
+            "ExpressionAttributeValues": {":id": {"S": incident_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            try:
+                page = self.client.query(**kwargs)
+            except ClientError as error:
+                _raise_transient(error)
+                raise
+            events.extend(_event(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(events, key=lambda e: e.seq)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _last_seq(self, incident_id: str) -> int:
+        page = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":id": {"S": incident_id}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return int(items[0]["seq"]["N"]) if items else -1
+
+    def _get(self, incident_id: str, seq: int) -> IncidentEvent | None:
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={"incident_id": {"S": incident_id}, "seq": {"N": str(seq)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _event(item) if item else None
+
+
+def _event(item: Mapping[str, Any]) -> IncidentEvent:
+    return IncidentEvent(
+        incident_id=item["incident_id"]["S"],
+        seq=int(item["seq"]["N"]),
+        type=EventType(item["type"]["S"]),
+        at=item["at"]["S"],
+        data=json.loads(item["data"]["S"]),
+    )
+
+
+class DynamoDbQTableStore:
+    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 20) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+        self.max_conflicts = max_conflicts
+
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
+        rows: dict[str, QEntry] = {}
+        pending = [{"state": {"S": k}} for k in dict.fromkeys(keys)]
+        while pending:
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {self.table_name: {"Keys": batch, "ConsistentRead": True}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    rows[item["state"]["S"]] = _entry(item)
+                request = response.get("UnprocessedKeys") or {}
+        return rows
+
+    def all_rows(self) -> dict[str, QEntry]:
+        rows: dict[str, QEntry] = {}
+        for page in self.client.get_paginator("scan").paginate(
+            TableName=self.table_name, ConsistentRead=True
+        ):
+            for item in page.get("Items", []):
+                rows[item["state"]["S"]] = _entry(item)
+        return rows
+
+    def read(self, key: str) -> QEntry | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"state": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return _entry(item) if item else None
+
+    def write_if_version(self, key: str, entry: QEntry, expected_version: int | None) -> bool:
+        data = entry.to_dict()
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(#s)", "ExpressionAttributeNames": {"#s": "state"}}
+            if expected_version is None
+            else {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "state": {"S": key},
+                    "version": {"N": str(entry.version)},
+                    "values": {"M": {a: {"N": str(Decimal(repr(v)))} for a, v in data["values"].items()}},
+                    "visits": {"M": {a: {"N": str(v)} for a, v in data["visits"].items()}},
+                },
+                **condition,
+            )
+            return True
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            _raise_transient(error)
+            raise
+
+    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
+        for _ in range(self.max_conflicts):
+            stored = self.read(key)
+            base = stored if stored is not None else QEntry(initial.values, initial.visits, 0)
+            new = update(base)
+            if self.write_if_version(key, new, stored.version if stored is not None else None):
+                return new
+        raise ConcurrentUpdateError(f"Q-row {key!r} kept changing under {self.max_conflicts} attempts")
+
+
+def _entry(item: Mapping[str, Any]) -> QEntry:
+    return QEntry.from_dict(
+        {
+            "values": {a: float(v["N"]) for a, v in item["values"]["M"].items()},
+            "visits": {a: int(v["N"]) for a, v in item["visits"]["M"].items()},
+            "version": int(item["version"]["N"]),
+        }
+    )

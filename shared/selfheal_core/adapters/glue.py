@@ -1,0 +1,124 @@
+"""boto3 Glue adapter: jobs, runs and Data Catalog table versions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from selfheal_core.domain.drift import TableVersion
+from selfheal_core.errors import RemediationError, TransientDependencyError
+from selfheal_core.ports import JobInfo, JobRun
+
+_RETRYABLE = {
+    "ThrottlingException",
+    "ConcurrentRunsExceededException",
+    "InternalServiceException",
+    "OperationTimeoutException",
+    "ResourceNumberLimitExceededException",
+}
+# The fields UpdateTable accepts in TableInput (GetTable returns more).
+_TABLE_INPUT_KEYS = (
+    "Name",
+    "Description",
+    "Owner",
+    "LastAccessTime",
+    "LastAnalyzedTime",
+    "Retention",
+    "StorageDescriptor",
+    "PartitionKeys",
+    "ViewOriginalText",
+    "ViewExpandedText",
+    "TableType",
+    "Parameters",
+    "TargetTable",
+)
+
+
+def _translate(error: ClientError, what: str) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in _RETRYABLE:
+        return TransientDependencyError(f"{what}: {code}")
+    return RemediationError(
+        f"{what}: {code or 'error'}: {error.response.get('Error', {}).get('Message', '')}"
+    )
+
+
+def _run(item: Mapping[str, Any]) -> JobRun:
+    return JobRun(
+        job_name=str(item.get("JobName", "")),
+        run_id=str(item["Id"]),
+        state=str(item.get("JobRunState", "UNKNOWN")),
+        arguments=dict(item.get("Arguments") or {}),
+        error_message=item.get("ErrorMessage"),
+        started_on=item.get("StartedOn"),
+        completed_on=item.get("CompletedOn"),
+        log_group=item.get("LogGroupName"),
+    )
+
+
+class GlueAdapter:
+    def __init__(self, client: Any | None = None, region: str = "", account_id: str = "") -> None:
+        self.client = client or boto3.client("glue")
+        self.region = region or self.client.meta.region_name
+        self.account_id = account_id
+
+    # -- read ------------------------------------------------------------------------------------
+    def get_job(self, job_name: str) -> JobInfo:
+        try:
+            job = self.client.get_job(JobName=job_name)["Job"]
+        except ClientError as error:
+            raise _translate(error, f"get job {job_name}") from error
+        tags: dict[str, str] = {}
+        if self.account_id:
+            arn = f"arn:aws:glue:{self.region}:{self.account_id}:job/{job_name}"
+            try:
+                tags = dict(self.client.get_tags(ResourceArn=arn).get("Tags") or {})
+            except ClientError as error:
+                raise _translate(error, f"get tags of {job_name}") from error
+        return JobInfo(name=job_name, tags=tags, default_arguments=dict(job.get("DefaultArguments") or {}))
+
+    def get_job_run(self, job_name: str, run_id: str) -> JobRun:
+        try:
+            item = self.client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        except ClientError as error:
+            raise _translate(error, f"get run {run_id} of {job_name}") from error
+        return _run(item)
+
+    def recent_runs(self, job_name: str, limit: int = 50) -> list[JobRun]:
+        try:
+            items = self.client.get_job_runs(JobName=job_name, MaxResults=min(limit, 200)).get("JobRuns", [])
+        except ClientError as error:
+            raise _translate(error, f"list runs of {job_name}") from error
+        return [_run(item) for item in items[:limit]]
+
+    def table_versions(self, database: str, table: str) -> list[TableVersion]:
+        versions: list[TableVersion] = []
+        try:
+            paginator = self.client.get_paginator("get_table_versions")
+            for page in paginator.paginate(DatabaseName=database, TableName=table):
+                versions.extend(TableVersion.from_glue(v) for v in page.get("TableVersions", []))
+        except ClientError as error:
+            raise _translate(error, f"table versions of {database}.{table}") from error
+        return versions
+
+    # -- act -------------------------------------------------------------------------------------
+    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+        try:
+            return str(self.client.start_job_run(JobName=job_name, Arguments=dict(arguments))["JobRunId"])
+        except ClientError as error:
+            raise _translate(error, f"start {job_name}") from error
+
+    def restore_table_version(self, database: str, table: str, version_id: str) -> None:
+        """Glue has no restore call: write the old version's definition back as the new current one."""
+        try:
+            old = self.client.get_table_version(DatabaseName=database, TableName=table, VersionId=version_id)
+            definition = old["TableVersion"]["Table"]
+            table_input = {k: definition[k] for k in _TABLE_INPUT_KEYS if k in definition}
+            self.client.update_table(DatabaseName=database, TableInput=table_input)
+        except ClientError as error:
+            raise _translate(error, f"restore {database}.{table} to version {version_id}") from error
+        except KeyError as error:  # moto raises a raw KeyError for a missing version
+            raise RemediationError(f"{database}.{table} has no version {version_id}") from error

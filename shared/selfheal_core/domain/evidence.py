@@ -1,0 +1,39 @@
+"""Data-quality evidence read from logs: the fraction of input records that are bad.
+
+Jobs and Glue Data Quality report it in a few recognisable shapes; the first one found wins:
+``214 of 50211 records failed`` (any of failed/rejected/invalid/bad), ``bad_record_fraction=0.0042``,
+or row-level DQ counters ``rowsFailed: 214 ... rowsPassed: 49997``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_OF_TOTAL = re.compile(
+    r"\b(\d[\d,]*)\s+(?:of|out of)\s+(\d[\d,]*)\s+(?:input\s+)?(?:records|rows)\s+"
+    r"(?:failed|were rejected|rejected|are invalid|invalid|were bad|bad)",
+    re.IGNORECASE,
+)
+_FRACTION = re.compile(r"\bbad_record_fraction\s*[=:]\s*(0(?:\.\d+)?|1(?:\.0+)?)\b", re.IGNORECASE)
+_DQ_FAILED = re.compile(r"\browsFailed\"?\s*[=:]\s*(\d+)", re.IGNORECASE)
+_DQ_PASSED = re.compile(r"\browsPassed\"?\s*[=:]\s*(\d+)", re.IGNORECASE)
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def bad_record_fraction(text: str) -> float | None:
+    """The measured fraction of bad records in ``text``, or None when nothing measures it."""
+    match = _FRACTION.search(text)
+    if match:
+        return float(match.group(1))
+    match = _OF_TOTAL.search(text)
+    if match:
+        bad, total = _int(match.group(1)), _int(match.group(2))
+        return bad / total if total > 0 and bad <= total else None
+    failed, passed = _DQ_FAILED.search(text), _DQ_PASSED.search(text)
+    if failed and passed:
+        bad, good = int(failed.group(1)), int(passed.group(1))
+        return bad / (bad + good) if bad + good > 0 else None
+    return None

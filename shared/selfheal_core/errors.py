@@ -1,0 +1,45 @@
+"""selfheal's errors. The class names are the ASL vocabulary: Retry and Catch match on them.
+
+SelfhealError
+├── RetryableError              (the state machine retries the Task)
+│   ├── TransientDependencyError   AWS throttled us or was briefly unavailable
+│   └── ConcurrentUpdateError      an optimistic-concurrency write kept losing the race
+└── TerminalError               (the state machine escalates at once)
+    ├── InvalidInputError          the event or payload does not match its schema
+    ├── IncidentNotFoundError      no event log for this incident id
+    └── RemediationError           Glue refused the remediation (missing job, table, version)
+"""
+
+from __future__ import annotations
+
+
+class SelfhealError(Exception):
+    """Base of every error selfheal raises on purpose."""
+
+
+class RetryableError(SelfhealError):
+    pass
+
+
+class TerminalError(SelfhealError):
+    pass
+
+
+class TransientDependencyError(RetryableError):
+    pass
+
+
+class ConcurrentUpdateError(RetryableError):
+    pass
+
+
+class InvalidInputError(TerminalError):
+    pass
+
+
+class IncidentNotFoundError(TerminalError):
+    pass
+
+
+class RemediationError(TerminalError):
+    pass

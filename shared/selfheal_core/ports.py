@@ -1,0 +1,104 @@
+"""The small interfaces the handlers wire together. Adapters implement them; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from selfheal_core.domain.drift import TableVersion
+from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.qlearning import QEntry, RowUpdate
+
+
+class EventStore(Protocol):
+    """An append-only log of events per incident.
+
+    Raises
+    ------
+    ConcurrentUpdateError
+        when an append keeps losing the race for the next sequence number.
+    """
+
+    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
+        """Write the ``opened`` event unless the incident exists; returns (created, the opened event)."""
+        ...
+
+    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent: ...
+
+    def load(self, incident_id: str) -> list[IncidentEvent]: ...
+
+
+class AuditSink(Protocol):
+    def write(self, event: IncidentEvent) -> None: ...
+
+
+class QTableStore(Protocol):
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]: ...
+
+    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
+        """Read the row (or ``initial``), apply ``update`` and write it only if nobody wrote in between;
+        on a conflict re-read and re-apply, so concurrent learners never lose an update."""
+        ...
+
+    def all_rows(self) -> dict[str, QEntry]: ...
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job_name: str
+    run_id: str
+    state: str  # STARTING | RUNNING | STOPPING | STOPPED | SUCCEEDED | FAILED | TIMEOUT | ERROR | WAITING
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    error_message: str | None = None
+    started_on: datetime | None = None
+    completed_on: datetime | None = None
+    log_group: str | None = None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    tags: Mapping[str, str]
+    default_arguments: Mapping[str, str]
+
+
+class GlueCatalog(Protocol):
+    """Read-only view of Glue: all Diagnose may use."""
+
+    def get_job(self, job_name: str) -> JobInfo: ...
+
+    def get_job_run(self, job_name: str, run_id: str) -> JobRun: ...
+
+    def recent_runs(self, job_name: str, limit: int = 50) -> list[JobRun]: ...
+
+    def table_versions(self, database: str, table: str) -> list[TableVersion]: ...
+
+
+class GlueActions(GlueCatalog, Protocol):
+    """What Execute may do on top of reading."""
+
+    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str: ...
+
+    def restore_table_version(self, database: str, table: str, version_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LogRead:
+    text: str
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    truncated: bool = False
+
+
+class LogReader(Protocol):
+    def read_run_logs(self, job_run_id: str) -> LogRead: ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, message: Mapping[str, Any]) -> str: ...
+
+
+class SettingsSource(Protocol):
+    def load(self) -> Mapping[str, Any]: ...

@@ -1,0 +1,116 @@
+"""Handler configuration, read once from the environment and validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from selfheal_core.domain.qlearning import LearnerSettings
+from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.errors import InvalidInputError
+
+
+class ConfigurationError(InvalidInputError):
+    """An environment variable is missing or malformed (a deployment mistake, not a transient one)."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    store_backend: str  # "dynamodb" | "sqlite"
+    events_table: str
+    q_table: str
+    sqlite_path: str
+    audit_bucket: str
+    audit_dir: str
+    topic_arn: str
+    settings_parameter: str
+    quarantine_uri: str
+    backoff_seconds: float
+    poll_seconds: float
+    max_polls: int
+    await_human: bool
+    human_timeout_seconds: int
+    learning_enabled: bool
+    learner: LearnerSettings
+    safety: SafetySettings
+    log_max_bytes: int
+    log_max_seconds: float
+    region: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        backend = env.get("STORE_BACKEND", "dynamodb")
+        if backend not in ("dynamodb", "sqlite"):
+            raise ConfigurationError(f"STORE_BACKEND must be dynamodb or sqlite, got {backend!r}")
+        if backend == "dynamodb" and not env.get("EVENTS_TABLE"):
+            raise ConfigurationError("EVENTS_TABLE is required with STORE_BACKEND=dynamodb")
+        mode = env.get("MODE", Mode.AUTO)
+        if mode not in (Mode.AUTO, Mode.SHADOW):
+            raise ConfigurationError(f"MODE must be auto or shadow, got {mode!r}")
+        return cls(
+            store_backend=backend,
+            events_table=env.get("EVENTS_TABLE", ""),
+            q_table=env.get("Q_TABLE", ""),
+            sqlite_path=env.get("SQLITE_PATH", ".selfheal/selfheal.sqlite3"),
+            audit_bucket=env.get("AUDIT_BUCKET", ""),
+            audit_dir=env.get("AUDIT_DIR", ""),
+            topic_arn=env.get("TOPIC_ARN", ""),
+            settings_parameter=env.get("SETTINGS_PARAMETER", ""),
+            quarantine_uri=env.get("QUARANTINE_URI", ""),
+            backoff_seconds=_float(env, "BACKOFF_SECONDS", 600.0),
+            poll_seconds=_float(env, "POLL_SECONDS", 60.0),
+            max_polls=int(_float(env, "MAX_POLLS", 120)),
+            await_human=_bool(env, "AWAIT_HUMAN", False),
+            human_timeout_seconds=int(_float(env, "HUMAN_TIMEOUT_SECONDS", 86400)),
+            learning_enabled=_bool(env, "LEARNING_ENABLED", True),
+            learner=LearnerSettings(
+                learning_rate=_float(env, "LEARNING_RATE", LearnerSettings.learning_rate),
+                discount_factor=_float(env, "DISCOUNT_FACTOR", LearnerSettings.discount_factor),
+                epsilon=_float(env, "EXPLORATION_RATE", LearnerSettings.epsilon),
+            ),
+            safety=SafetySettings(
+                max_attempts=int(_float(env, "MAX_ATTEMPTS", SafetySettings.max_attempts)),
+                max_quarantine_fraction=_float(
+                    env, "MAX_QUARANTINE_FRACTION", SafetySettings.max_quarantine_fraction
+                ),
+                kill_switch=_bool(env, "KILL_SWITCH", False),
+                mode=mode,
+            ),
+            log_max_bytes=int(_float(env, "LOG_MAX_BYTES", 5 * 1024 * 1024)),
+            log_max_seconds=_float(env, "LOG_MAX_SECONDS", 10.0),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+        )
+
+    def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:
+        """The deployed safety settings, with the live kill switch and mode from the settings parameter."""
+        mode = str(overrides.get("mode", self.safety.mode))
+        if mode not in (Mode.AUTO, Mode.SHADOW):
+            mode = Mode.SHADOW  # an unreadable mode fails safe
+        return SafetySettings(
+            max_attempts=self.safety.max_attempts,
+            max_quarantine_fraction=self.safety.max_quarantine_fraction,
+            max_rerun_bad_fraction=self.safety.max_rerun_bad_fraction,
+            min_confidence=self.safety.min_confidence,
+            kill_switch=bool(overrides.get("kill_switch", self.safety.kill_switch)),
+            mode=mode,
+        )

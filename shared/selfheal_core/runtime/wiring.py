@@ -1,0 +1,79 @@
+"""Builds the adapters a handler needs from its configuration, once per Lambda container."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selfheal_core.ports import EventStore, GlueActions, LogReader, Notifier, QTableStore, SettingsSource
+from selfheal_core.runtime.config import Config
+
+
+@dataclass
+class Dependencies:
+    config: Config
+    store: EventStore
+    qtable: QTableStore
+    glue: GlueActions
+    logs: LogReader
+    notifier: Notifier
+    settings: SettingsSource
+
+
+class _NoSettings:
+    def load(self) -> dict[str, Any]:
+        return {}
+
+
+class _NoNotifier:
+    def publish(self, subject: str, message: Any) -> str:
+        return ""
+
+
+def build(config: Config, account_id: str = "") -> Dependencies:
+    # Imported here so that a handler test passing fakes never imports boto3-backed modules it does not use.
+    from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
+    from selfheal_core.adapters.cloudwatch_logs import CloudWatchLogReader
+    from selfheal_core.adapters.glue import GlueAdapter
+    from selfheal_core.adapters.notify import SnsNotifier, SsmSettingsSource
+
+    store: Any
+    qtable: Any
+    if config.store_backend == "sqlite":
+        from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
+
+        store = SqliteEventStore(config.sqlite_path)
+        qtable = SqliteQTableStore(config.sqlite_path)
+    else:
+        from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore, DynamoDbQTableStore
+
+        store = DynamoDbEventStore(config.events_table)
+        qtable = DynamoDbQTableStore(config.q_table)
+    if config.audit_bucket:
+        store = AuditedEventStore(store, S3AuditSink(config.audit_bucket))
+    elif config.audit_dir:
+        store = AuditedEventStore(store, DirectoryAuditSink(Path(config.audit_dir)))
+    return Dependencies(
+        config=config,
+        store=store,
+        qtable=qtable,
+        glue=GlueAdapter(account_id=account_id),
+        logs=CloudWatchLogReader(max_bytes=config.log_max_bytes, max_seconds=config.log_max_seconds),
+        notifier=SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier(),
+        settings=SsmSettingsSource(config.settings_parameter) if config.settings_parameter else _NoSettings(),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(config: Config, account_id: str) -> Dependencies:
+    return build(config, account_id)
+
+
+def default_dependencies(context: Any) -> Dependencies:
+    """The real adapters for this Lambda container; the account id comes from the invoked ARN."""
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    account_id = parts[4] if len(parts) > 4 else ""
+    return _cached(Config.from_env(), account_id)

@@ -1,0 +1,140 @@
+"""Diagnose (read-only): open the incident once per failed run, gather evidence, classify, detect drift."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from selfheal_core.domain.diagnosis import Classify, Evidence, diagnose
+from selfheal_core.domain.drift import TableVersion
+from selfheal_core.domain.evidence import bad_record_fraction
+from selfheal_core.domain.incident import EventType, incident_id_for
+from selfheal_core.errors import RemediationError
+from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, LogReader
+
+TABLES_ARGUMENT = "--selfheal-tables"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    job_name: str
+    job_run_id: str
+    state: str
+    message: str
+    kind: str  # "job_state_change" | "data_quality"
+    extra: Mapping[str, Any]
+
+
+def trigger_from_event(event: Mapping[str, Any]) -> Trigger:
+    detail = event["detail"]
+    return Trigger(
+        job_name=str(detail["jobName"]),
+        job_run_id=str(detail["jobRunId"]),
+        state=str(detail.get("state", "FAILED")),
+        message=str(detail.get("message", "")),
+        kind="job_state_change",
+        extra={},
+    )
+
+
+def declared_tables(job: JobInfo | None) -> list[tuple[str, str]]:
+    """Tables a job reads, declared as the default argument ``--selfheal-tables db.t1,db.t2``."""
+    if job is None:
+        return []
+    raw = str(job.default_arguments.get(TABLES_ARGUMENT, ""))
+    tables = []
+    for item in raw.replace(" ", ",").split(","):
+        if "." in item.strip():
+            database, _, table = item.strip().partition(".")
+            tables.append((database, table))
+    return tables
+
+
+def gather_evidence(trigger: Trigger, glue: GlueCatalog, logs: LogReader) -> tuple[Evidence, dict[str, Any]]:
+    notes: list[str] = []
+    job: JobInfo | None = None
+    try:
+        job = glue.get_job(trigger.job_name)
+    except RemediationError as error:
+        notes.append(f"job not readable: {error}")
+
+    run_error = ""
+    last_success: datetime | None = None
+    try:
+        run_error = glue.get_job_run(trigger.job_name, trigger.job_run_id).error_message or ""
+    except RemediationError as error:
+        notes.append(f"failed run not readable: {error}")
+    try:
+        successes = [r for r in glue.recent_runs(trigger.job_name) if r.state == "SUCCEEDED"]
+        stamps = [r.completed_on or r.started_on for r in successes]
+        last_success = max((s for s in stamps if s is not None), default=None)
+    except RemediationError as error:
+        notes.append(f"run history not readable: {error}")
+
+    log = logs.read_run_logs(trigger.job_run_id)
+    notes.extend(log.notes)
+
+    versions: dict[str, list[TableVersion]] = {}
+    for database, table in declared_tables(job):
+        try:
+            versions[f"{database}.{table}"] = glue.table_versions(database, table)
+        except RemediationError as error:
+            notes.append(f"table {database}.{table} not readable: {error}")
+
+    # The event's message first: it is what Glue itself reported, and it survives a missing log.
+    text = "\n".join(part for part in (trigger.message, run_error, log.text) if part)
+    evidence = Evidence(
+        job_name=trigger.job_name,
+        error_log=text,
+        tags=dict(job.tags) if job else {},
+        table_versions=versions,
+        last_success=last_success,
+        bad_record_fraction=bad_record_fraction(text),
+        notes=tuple(notes),
+    )
+    sources = {"log_sources": list(log.sources), "log_truncated": log.truncated}
+    return evidence, sources
+
+
+def run(
+    event: Mapping[str, Any],
+    execution_id: str,
+    store: EventStore,
+    glue: GlueCatalog,
+    logs: LogReader,
+    classify: Classify,
+) -> dict[str, Any]:
+    trigger = trigger_from_event(event)
+    incident_id = incident_id_for(trigger.job_name, trigger.job_run_id)
+    created, opened = store.open(
+        incident_id,
+        {
+            "job_name": trigger.job_name,
+            "job_run_id": trigger.job_run_id,
+            "execution_id": execution_id,
+            "trigger": dict(event),
+        },
+    )
+    summary: dict[str, Any] = {
+        "incident_id": incident_id,
+        "job_name": trigger.job_name,
+        "job_run_id": trigger.job_run_id,
+    }
+    if not created and opened.data.get("execution_id") != execution_id:
+        # At-least-once delivery: another execution already owns this failed run.
+        return {**summary, "duplicate": True, "owner_execution_id": opened.data.get("execution_id")}
+
+    evidence, sources = gather_evidence(trigger, glue, logs)
+    diagnosis = diagnose(evidence, classify)
+    store.append(incident_id, EventType.DIAGNOSED, {**diagnosis.to_dict(), **sources})
+    return {
+        **summary,
+        "duplicate": False,
+        "category": diagnosis.category.value,
+        "confidence": round(diagnosis.confidence, 4),
+        "signature": diagnosis.signature,
+        "drift": diagnosis.drifted,
+        "risk": diagnosis.risk,
+    }

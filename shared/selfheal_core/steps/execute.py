@@ -1,0 +1,109 @@
+"""Execute: apply the gated action through the Glue API, recording the intent before touching Glue.
+
+Contract with the jobs (documented in the README):
+- every run selfheal starts carries ``--selfheal-attempt <incident>#<attempt>``, which is how a retried
+  Execute finds the run it already started instead of starting a second one, and
+  ``--selfheal-action <action>``, so the job (and its owner) knows why it runs;
+- ``quarantine`` starts the run with ``--selfheal-quarantine-path s3://.../<job>/<incident>/``: the job
+  writes records that fail its checks there and loads the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfheal_core.domain.incident import EventType, Incident, IncidentEvent
+from selfheal_core.errors import InvalidInputError, RemediationError
+from selfheal_core.ports import EventStore, GlueActions
+from selfheal_core.steps.common import load_incident
+from selfheal_core.vocabulary import Action
+
+ATTEMPT_ARGUMENT = "--selfheal-attempt"
+ACTION_ARGUMENT = "--selfheal-action"
+QUARANTINE_ARGUMENT = "--selfheal-quarantine-path"
+# Arguments Glue manages itself; passing them back to StartJobRun is refused or meaningless.
+_RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from")
+
+
+def _events_of(store: EventStore, incident_id: str, kind: EventType, attempt: int) -> list[IncidentEvent]:
+    return [e for e in store.load(incident_id) if e.type is kind and e.data.get("attempt") == attempt]
+
+
+def _rollback(incident: Incident, glue: GlueActions) -> dict[str, Any]:
+    reports = (incident.diagnosis or {}).get("drift") or []
+    target = next(
+        (r for r in reports if r.get("baseline_version") and set(r.get("kinds", [])) - {"column_added"}), None
+    )
+    if target is None:
+        raise RemediationError("rollback needs a drifted table with a baseline version")
+    database, _, table = str(target["table"]).partition(".")
+    glue.restore_table_version(database, table, str(target["baseline_version"]))
+    return {"restored_table": target["table"], "restored_version": target["baseline_version"]}
+
+
+def run(
+    incident_id: str, store: EventStore, glue: GlueActions, quarantine_uri: str, poll_seconds: float
+) -> dict[str, Any]:
+    incident = load_incident(store, incident_id)
+    attempt = incident.current_attempt
+    if attempt is None or attempt.action is None:
+        raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
+    action = attempt.action
+
+    done = _events_of(store, incident_id, EventType.EXECUTED, attempt.number)
+    if done:  # a retried Execute: report what was already done
+        return {**dict(done[-1].data), "poll_seconds": int(poll_seconds)}
+
+    if action not in (Action.RETRY, Action.BACKOFF_RETRY, Action.ROLLBACK, Action.QUARANTINE):
+        event = store.append(
+            incident_id,
+            EventType.EXECUTED,
+            {"attempt": attempt.number, "action": action.value, "job_run_id": None, "awaiting_run": False},
+        )
+        return {**dict(event.data), "poll_seconds": int(poll_seconds)}
+
+    marker = f"{incident_id}#{attempt.number}"
+    already_started = bool(_events_of(store, incident_id, EventType.ACTION_STARTED, attempt.number))
+    if not already_started:
+        store.append(
+            incident_id,
+            EventType.ACTION_STARTED,
+            {"attempt": attempt.number, "action": action.value, "marker": marker},
+        )
+
+    details: dict[str, Any] = {}
+    run_id = _find_marked_run(glue, incident.job_name, marker) if already_started else None
+    if run_id is None:
+        failed = glue.get_job_run(incident.job_name, incident.job_run_id)
+        arguments = {k: v for k, v in failed.arguments.items() if not k.startswith(_RESERVED_PREFIXES)}
+        arguments[ATTEMPT_ARGUMENT] = marker
+        arguments[ACTION_ARGUMENT] = action.value
+        if action is Action.ROLLBACK:
+            details = _rollback(incident, glue)
+        if action is Action.QUARANTINE:
+            root = quarantine_uri.rstrip("/") or "s3://selfheal-quarantine"
+            arguments[QUARANTINE_ARGUMENT] = f"{root}/{incident.job_name}/{incident_id}/"
+            details = {"quarantine_path": arguments[QUARANTINE_ARGUMENT]}
+        run_id = glue.start_job_run(incident.job_name, arguments)
+    else:
+        details = {"reattached": True}
+
+    event = store.append(
+        incident_id,
+        EventType.EXECUTED,
+        {
+            "attempt": attempt.number,
+            "action": action.value,
+            "job_run_id": run_id,
+            "awaiting_run": True,
+            **details,
+        },
+    )
+    return {**dict(event.data), "poll_seconds": int(poll_seconds)}
+
+
+def _find_marked_run(glue: GlueActions, job_name: str, marker: str) -> str | None:
+    for run in glue.recent_runs(job_name, limit=50):
+        if run.arguments.get(ATTEMPT_ARGUMENT) == marker:
+            return run.run_id
+    return None

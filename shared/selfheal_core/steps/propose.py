@@ -1,0 +1,55 @@
+"""Propose: the Q-learning policy picks an action among those the safety gate would allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.qlearning import (
+    ACTION_INDEX,
+    LearnerSettings,
+    QLearningPolicy,
+    QTable,
+    job_state_key,
+    state_key,
+)
+from selfheal_core.domain.safety import SafetySettings
+from selfheal_core.ports import EventStore, QTableStore
+from selfheal_core.steps.common import context_for, gate_for, load_incident
+
+
+def run(
+    incident_id: str,
+    store: EventStore,
+    qtable: QTableStore,
+    learner: LearnerSettings,
+    safety: SafetySettings,
+    explore: bool,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    incident = load_incident(store, incident_id)
+    attempt = len(incident.attempts) + 1
+    ctx = context_for(incident, attempt, incident.previous_actions)
+    allowed = gate_for(safety).allowed_actions(ctx)
+
+    keys = [state_key(ctx), job_state_key(ctx)]
+    policy = QLearningPolicy(QTable(qtable.load_rows(keys)), learner, rng)
+    action = policy.select_action(ctx, allowed, explore=explore)
+    greedy = policy.greedy_action(ctx, allowed)
+    q_values = policy.q_values(ctx)
+
+    store.append(
+        incident_id,
+        EventType.PROPOSED,
+        {
+            "attempt": attempt,
+            "action": action.value,
+            "explored": action != greedy,
+            "allowed": [a.value for a in allowed],
+            "state": state_key(ctx),
+            "q_values": {a.value: round(float(q_values[i]), 4) for a, i in ACTION_INDEX.items()},
+        },
+    )
+    return {"attempt": attempt, "action": action.value, "explored": action != greedy}

@@ -1,0 +1,395 @@
+"""Run the project's state machine and handlers locally, on moto's Step Functions interpreter.
+
+One ``LocalEngine`` is one emulated AWS account: the seven functions (dispatched in-process to
+``functions/<name>/app.py``), the SNS topic with a local on-call responder, the settings parameter, the
+Glue jobs, catalog tables and logs of the simulated world, and the state machine from
+``statemachine/incident.asl.json`` with its substitutions applied. Incident logs and Q-values persist in
+SQLite under ``SELFHEAL_HOME``, exactly as the deployed functions persist them in DynamoDB.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import moto  # noqa: F401  (imported before any boto3 client is made, so every client is mocked)
+import boto3
+
+from selfheal.errors import UsageError
+from selfheal.local import patches
+from selfheal.local.world import ATTEMPT_ARGUMENT, RunOutcomeDecider, World
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "selfheal-local"
+PROJECT_ROOT = Path(os.environ.get("SELFHEAL_PROJECT_ROOT", Path(__file__).resolve().parents[3]))
+ASL_PATH = PROJECT_ROOT / "statemachine" / "incident.asl.json"
+FUNCTIONS: dict[str, str] = {
+    "Diagnose": "diagnose",
+    "Propose": "propose",
+    "SafetyGate": "safety_gate",
+    "Execute": "execute",
+    "Validate": "validate",
+    "Escalate": "escalate",
+    "Learn": "learn",
+}
+_env_lock = threading.RLock()
+_modules: dict[str, ModuleType] = {}
+
+
+def function_name(logical: str) -> str:
+    return f"{STACK}-{logical}"
+
+
+def load_handler(directory: str) -> Callable[..., Any]:
+    """Import ``functions/<directory>/app.py`` once, under a unique module name."""
+    if directory not in _modules:
+        path = PROJECT_ROOT / "functions" / directory / "app.py"
+        spec = importlib.util.spec_from_file_location(f"selfheal_functions.{directory}.app", path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"cannot load handler {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[directory] = module
+    handler: Callable[..., Any] = _modules[directory].lambda_handler
+    return handler
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 120_000
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    home: Path
+    seed: int = 0
+    outcome: str | None = None  # "success" | "failure" forces every run Execute starts
+    mode: str = "auto"
+    kill_switch: bool = False
+    human: str = "answer"  # "answer": the local on-call fixes it; "timeout": nobody answers
+    learning: bool = True
+    max_attempts: int = 3
+    world: World = field(default_factory=lambda: World(jobs={}, run_logs={}))
+
+
+@dataclass
+class ExecutionResult:
+    execution_arn: str
+    status: str
+    output: Mapping[str, Any] | None
+    path: list[str]
+    waits: list[tuple[str, float]]
+    error: str | None = None
+
+
+class LocalEngine:
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+        self.decider = RunOutcomeDecider(options.world, options.seed, options.outcome)
+        self._mock: Any = None
+        self._seeded_jobs: set[str] = set()
+        self._failed_logs: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> LocalEngine:
+        from moto import mock_aws
+
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(key, "local")
+        patches.apply()
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        )
+        self._mock.start()
+        patches.state["dispatch"] = self._dispatch
+        patches.state["on_job_run"] = self._on_job_run
+        self._provision()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        patches.state["dispatch"] = None
+        patches.state["on_job_run"] = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    # -- provisioning ----------------------------------------------------------------------------
+    def function_environment(self) -> dict[str, str]:
+        home = self.options.home
+        return {
+            "STORE_BACKEND": "sqlite",
+            "SQLITE_PATH": str(home / "selfheal.sqlite3"),
+            "AUDIT_DIR": str(home / "audit"),
+            "TOPIC_ARN": self.topic_arn,
+            "SETTINGS_PARAMETER": self.settings_parameter,
+            "QUARANTINE_URI": "s3://selfheal-local-quarantine",
+            "BACKOFF_SECONDS": "600",
+            "POLL_SECONDS": "60",
+            "MAX_POLLS": "30",
+            "MAX_ATTEMPTS": str(self.options.max_attempts),
+            "AWAIT_HUMAN": "true",
+            "HUMAN_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
+            "LEARNING_ENABLED": "true" if self.options.learning else "false",
+            "AWS_REGION": REGION,
+            "POWERTOOLS_SERVICE_NAME": "selfheal",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("SELFHEAL_LOG_LEVEL", "CRITICAL"),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def _provision(self) -> None:
+        iam = self.client("iam")
+        role = iam.create_role(
+            RoleName=f"{STACK}-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        sns = self.client("sns")
+        self.topic_arn = sns.create_topic(Name=f"{STACK}-escalations")["TopicArn"]
+        sqs = self.client("sqs")
+        self.oncall_queue = sqs.create_queue(QueueName=f"{STACK}-oncall")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.oncall_queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        self.settings_parameter = f"/{STACK}/settings"
+        self.client("ssm").put_parameter(
+            Name=self.settings_parameter,
+            Type="String",
+            Value=json.dumps({"mode": self.options.mode, "kill_switch": self.options.kill_switch}),
+        )
+        for group in ("/aws-glue/jobs/error", "/aws-glue/jobs/output"):
+            self.client("logs").create_log_group(logGroupName=group)
+
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "# dispatched in-process by the local engine\n")
+        lam = self.client("lambda")
+        env = self.function_environment()
+        substitutions = {"EscalationTopicArn": self.topic_arn}
+        for logical in FUNCTIONS:
+            arn = lam.create_function(
+                FunctionName=function_name(logical),
+                Runtime="python3.11",
+                Role=role,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": code.getvalue()},
+                Environment={"Variables": env},
+            )["FunctionArn"]
+            substitutions[f"{logical}FunctionArn"] = arn
+        self.environments = {function_name(name): env for name in FUNCTIONS}
+
+        definition = ASL_PATH.read_text()
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", value)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=f"{STACK}-incident", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+
+    # -- the simulated Glue world ----------------------------------------------------------------
+    def seed_failed_run(self, job_name: str, run_id: str, state: str, message: str) -> None:
+        """Make the world match the event: the job, its tables' history, a past success, the failed run."""
+        from moto.glue.models import FakeJobRun, glue_backends
+
+        glue = self.client("glue")
+        fixture = self.options.world.job(job_name)
+        backend = glue_backends[ACCOUNT][REGION]
+        if job_name not in self._seeded_jobs:
+            glue.create_job(
+                Name=job_name,
+                Role=f"arn:aws:iam::{ACCOUNT}:role/glue-{job_name}",
+                Command={"Name": "glueetl", "ScriptLocation": f"s3://scripts/{job_name}.py"},
+                DefaultArguments=dict(fixture.default_arguments),
+                Tags=dict(fixture.tags),
+            )
+            histories = {name: versions for name, versions in fixture.tables.items() if versions}
+            for table, versions in histories.items():
+                database, _, name = table.partition(".")
+                try:
+                    glue.create_database(DatabaseInput={"Name": database})
+                except glue.exceptions.AlreadyExistsException:
+                    pass
+                glue.create_table(DatabaseName=database, TableInput=_table_input(name, versions[0]))
+            success = FakeJobRun(job_name, arguments={})
+            success.status = "SUCCEEDED"
+            backend.get_job(job_name).job_runs.append(success)
+            time.sleep(0.002)  # the catalog change comes after the last success
+            for table, versions in histories.items():
+                database, _, name = table.partition(".")
+                for columns in versions[1:]:
+                    glue.update_table(DatabaseName=database, TableInput=_table_input(name, columns))
+            self._seeded_jobs.add(job_name)
+
+        job = backend.get_job(job_name)
+        if not any(r.job_run_id == run_id for r in job.job_runs):
+            failed = FakeJobRun(job_name, arguments={"--source_date": "2026-11-26"})
+            failed.job_run_id = run_id
+            failed.status = state
+            failed.error_message = message  # type: ignore[attr-defined]
+            job.job_runs.append(failed)
+        log = self.options.world.run_logs.get(run_id) or message
+        self._failed_logs[job_name] = log
+        self._put_log("/aws-glue/jobs/error", run_id, log)
+
+    def _put_log(self, group: str, stream: str, text: str) -> None:
+        logs = self.client("logs")
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            return
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in text.splitlines() if line] or [
+            {"timestamp": now, "message": text or "(empty)"}
+        ]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+    def _on_job_run(self, job_name: str, run: Any) -> None:
+        arguments = run.arguments or {}
+        if ATTEMPT_ARGUMENT not in arguments:
+            return
+        if not self.decider.succeeds(job_name, arguments):
+            run.status = "FAILED"
+            run.error_message = self._failed_logs.get(job_name, "the job failed again").splitlines()[0]
+            threading.Thread(
+                target=self._put_log,
+                args=("/aws-glue/jobs/error", run.job_run_id, self._failed_logs.get(job_name, "")),
+            ).start()
+
+    # -- Lambda dispatch -------------------------------------------------------------------------
+    def _dispatch(self, name: str, payload: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        logical = next((k for k in FUNCTIONS if function_name(k) == name), None)
+        if logical is None:
+            return False, {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}
+        with _env_lock:
+            saved = {k: os.environ.get(k) for k in (*self.environments[name], "AWS_LAMBDA_FUNCTION_NAME")}
+            os.environ.update(self.environments[name])
+            os.environ["AWS_LAMBDA_FUNCTION_NAME"] = name
+            try:
+                # Imported with the function's environment in place, as on a Lambda cold start.
+                handler = load_handler(FUNCTIONS[logical])
+                return True, handler(payload, LambdaContext(name))
+            except Exception as error:  # the Lambda runtime turns any exception into a function error
+                return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    # -- running ---------------------------------------------------------------------------------
+    def start(self, event: Mapping[str, Any]) -> str:
+        detail = event.get("detail") or {}
+        if event.get("detail-type") == "Glue Job State Change" and detail.get("jobName"):
+            self.seed_failed_run(
+                str(detail["jobName"]),
+                str(detail.get("jobRunId", "")),
+                str(detail.get("state", "FAILED")),
+                str(detail.get("message", "")),
+            )
+        return str(
+            self.client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(event)
+            )["executionArn"]
+        )
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        waits_before = len(patches.state["waits"])
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            self._answer_oncall()
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
+                raise UsageError(f"the local execution did not finish within {timeout:.0f} s")
+            time.sleep(0.005)
+        history = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        path = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history
+            if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
+        ]
+        failure = next((e for e in history if e["type"] == "ExecutionFailed"), None)
+        error = None
+        if failure is not None:
+            details = failure.get("executionFailedEventDetails", {})
+            error = f"{details.get('error', '')}: {details.get('cause', '')}"
+        output = json.loads(described["output"]) if described.get("output") else None
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=described["status"],
+            output=output,
+            path=path,
+            waits=list(patches.state["waits"][waits_before:]),
+            error=error,
+        )
+
+    def run(self, event: Mapping[str, Any]) -> ExecutionResult:
+        return self.wait(self.start(event))
+
+    def _answer_oncall(self) -> None:
+        """The local on-call engineer: answers decision requests, or lets them time out."""
+        if self.options.human != "answer":
+            return
+        sqs = self.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.oncall_queue, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=self.oncall_queue, ReceiptHandle=message["ReceiptHandle"])
+            body = json.loads(message["Body"])
+            try:
+                request = json.loads(body.get("Message", "{}"))
+            except json.JSONDecodeError:
+                continue
+            token = request.get("task_token") if isinstance(request, dict) else None
+            if token:
+                self.client("stepfunctions").send_task_success(
+                    taskToken=token,
+                    output=json.dumps({"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}),
+                )
+
+
+def _table_input(name: str, columns: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": [{"Name": c["Name"], "Type": c["Type"]} for c in columns],
+            "Location": f"s3://datalake/{name}/",
+        },
+        "PartitionKeys": [],
+    }

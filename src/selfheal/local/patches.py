@@ -1,0 +1,131 @@
+"""Small, idempotent patches of moto 5.2.5 internals that the local engine needs (pinned for that reason).
+
+- Lambda invocations are dispatched to the project's handlers in this process.
+- Wait states and Retry intervals are skipped and recorded instead of slept ("fast time").
+- Glue job runs started by Execute get their outcome from a simulated Glue environment, and a run can
+  carry an ``ErrorMessage`` (moto's runs always succeed and have none).
+- boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_applied = False
+_lock = threading.Lock()
+
+# Set by the engine: function name -> callable(payload: dict) -> (ok: bool, result: dict)
+Dispatcher = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
+state: dict[str, Any] = {"dispatch": None, "on_job_run": None, "waits": []}
+
+
+def apply() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _patch_lambda()
+        _patch_time()
+        _patch_glue()
+        _patch_client_cache()
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        _applied = True
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(
+        self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        name = function_name.split(":function:")[-1].split(":")[0]
+        dispatch: Dispatcher | None = state["dispatch"]
+        if dispatch is None:
+            raise RuntimeError("no local Lambda dispatcher is installed")
+        payload = json.loads(body) if body else {}
+        ok, result = dispatch(name, payload)
+        if not ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(result, default=str).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def _patch_time() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    class _FastTime:
+        """Stands in for the ``time`` module inside the retrier: records sleeps instead of sleeping."""
+
+        def __getattr__(self, name: str) -> Any:
+            import time
+
+            return getattr(time, name)
+
+        def sleep(self, seconds: float) -> None:
+            state["waits"].append(("retry", float(seconds)))
+
+    retrier_decl.time = _FastTime()  # type: ignore[assignment]
+
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        state["waits"].append(("wait", float(wait_seconds)))
+
+    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+
+
+def _patch_glue() -> None:
+    from moto.glue.models import FakeJob, FakeJobRun
+
+    original_start = FakeJob.start_job_run
+
+    def start_job_run(self: Any, *args: Any, **kwargs: Any) -> str:
+        run_id = str(original_start(self, *args, **kwargs))
+        hook = state["on_job_run"]
+        if hook is not None:
+            run = next(r for r in self.job_runs if r.job_run_id == run_id)
+            hook(self.name, run)
+        return run_id
+
+    FakeJob.start_job_run = start_job_run  # type: ignore[method-assign]
+
+    original_as_dict = FakeJobRun.as_dict
+
+    def as_dict(self: Any) -> dict[str, Any]:
+        data = original_as_dict(self)
+        message = getattr(self, "error_message", None)
+        if message:
+            data["ErrorMessage"] = message
+        data["LogGroupName"] = "/aws-glue/jobs"
+        return data
+
+    FakeJobRun.as_dict = as_dict  # type: ignore[method-assign]
+
+
+def _patch_client_cache() -> None:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    cache: dict[tuple[str, str, bool], Any] = {}
+    cache_lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+
+        key = (region, service, bool(botocore_stubber.enabled))
+        with cache_lock:
+            if key not in cache:
+                cache[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return cache[key]
+
+    boto_client.boto_client_for = boto_client_for
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_eval
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns as sns
+
+    lambda_eval.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    if hasattr(sns, "boto_client_for"):
+        sns.boto_client_for = boto_client_for

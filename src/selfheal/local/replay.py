@@ -1,0 +1,100 @@
+"""Replay EventBridge events through the local state machine and summarise each incident."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selfheal.errors import UsageError
+from selfheal.local.engine import ExecutionResult, LocalEngine
+from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.domain.incident import Outcome, fold, incident_id_for
+from selfheal_core.errors import InvalidInputError
+from selfheal_core.runtime.validation import validate
+from selfheal_core.steps.learn import final_action
+
+PROJECT_EVENTS = Path(__file__).resolve().parents[3] / "events"
+DEFAULT_WORLD = PROJECT_EVENTS / "local" / "world.json"
+
+
+def selfheal_home() -> Path:
+    return Path(os.environ.get("SELFHEAL_HOME", ".selfheal")).resolve()
+
+
+def load_event(path: str | Path) -> dict[str, Any]:
+    """Read and check an EventBridge event file; any problem is a one-line UsageError."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from error
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not valid JSON: {error.msg} (line {error.lineno})") from error
+    try:
+        validate({"event": event, "execution_id": "replay"}, "diagnose")
+    except InvalidInputError as error:
+        raise UsageError(f"{path} is not a Glue failure event selfheal handles: {error}") from error
+    if not isinstance(event, dict):  # pragma: no cover - the schema requires an object
+        raise UsageError(f"{path} must hold one JSON object")
+    return event
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    data: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, sort_keys=False)
+
+
+def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> IncidentSummary:
+    detail = event.get("detail") or {}
+    job_name = str(detail.get("jobName", ""))
+    job_run_id = str(detail.get("jobRunId", ""))
+    incident_id = incident_id_for(job_name, job_run_id)
+    store = SqliteEventStore(home / "selfheal.sqlite3")
+    try:
+        events = store.load(incident_id)
+    finally:
+        store.close()
+    incident = fold(events) if events else None
+    diagnosis = (incident.diagnosis if incident else None) or {}
+    duplicate = "Duplicate Ignored" in result.path
+    if duplicate:
+        outcome = "duplicate"
+    elif result.status != "SUCCEEDED":
+        outcome = "failed"
+    elif incident is not None and incident.outcome is Outcome.RESOLVED:
+        outcome = "resolved"
+    else:
+        outcome = "escalated"
+    attempts = incident.attempts if incident else []
+    rules: list[str] = []
+    for attempt in attempts:
+        rules.extend(r for r in attempt.rules_fired if r not in rules)
+    return IncidentSummary(
+        {
+            "incident_id": incident_id,
+            "job_name": job_name,
+            "job_run_id": job_run_id,
+            "category": diagnosis.get("category"),
+            "confidence": diagnosis.get("confidence"),
+            "drift": bool(diagnosis.get("drifted", False)),
+            "proposed_action": attempts[0].proposed.value if attempts and attempts[0].proposed else None,
+            "final_action": final_action(incident).value if incident and not duplicate else None,
+            "safety_rules": rules,
+            "outcome": outcome,
+            "path": result.path,
+            "status": result.status,
+        }
+    )
+
+
+def replay(engine: LocalEngine, event: Mapping[str, Any]) -> IncidentSummary:
+    result = engine.run(event)
+    return summarise(event, result, engine.options.home)
