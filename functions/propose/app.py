@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -32,7 +31,7 @@ def lambda_handler(
         config.learner,
         safety,
         explore=config.learning_enabled,
-        rng=np.random.default_rng(),
+        exploration_seed=config.exploration_seed,
     )
     metrics.add_metric(name="Proposals", unit=MetricUnit.Count, value=1)
     return result

@@ -7,14 +7,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from selfheal.errors import UsageError
+
+__all__ = ["UsageError", "build_parser", "main"]
+
 # Each module exposes register(subparsers) and sets a ``run(args) -> int`` default on its parser.
 COMMAND_MODULES: tuple[str, ...] = (
+    "selfheal.commands.demo",
+    "selfheal.commands.replay",
     "selfheal.commands.classify",
+    "selfheal.commands.evaluate",
+    "selfheal.commands.train",
+    "selfheal.commands.qtable",
 )
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one clear line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ _OF_TOTAL = re.compile(
     r"(?:failed|were rejected|rejected|are invalid|invalid|were bad|bad)",
     re.IGNORECASE,
 )
-_FRACTION = re.compile(r"\bbad_record_fraction\s*[=:]\s*(0(?:\.\d+)?|1(?:\.0+)?)\b", re.IGNORECASE)
+_FRACTION = re.compile(r"\bbad_record_fraction\s*[=:]\s*(0(?:\.\d+)?|1(?:\.0+)?)(?![\d.])", re.IGNORECASE)
 _DQ_FAILED = re.compile(r"\browsFailed\"?\s*[=:]\s*(\d+)", re.IGNORECASE)
 _DQ_PASSED = re.compile(r"\browsPassed\"?\s*[=:]\s*(\d+)", re.IGNORECASE)
 

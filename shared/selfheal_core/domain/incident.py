@@ -70,6 +70,8 @@ class Attempt:
     proposed: Action | None = None
     action: Action | None = None
     rules_fired: tuple[str, ...] = ()
+    # Rules that kept the expected fix, or every automated action, off the table for this attempt.
+    masking_rules: tuple[str, ...] = ()
     shadow: bool = False
     job_run_id: str | None = None
     run_state: str | None = None
@@ -124,6 +126,7 @@ def _apply(incident: Incident, event: IncidentEvent) -> None:
         attempt = incident.attempts[-1]
         attempt.action = Action(data["action"])
         attempt.rules_fired = tuple(data.get("rules_fired", ()))
+        attempt.masking_rules = tuple(data.get("constraints", ()))
         attempt.shadow = bool(data.get("shadow", False))
     elif kind is EventType.EXECUTED and incident.attempts:
         incident.attempts[-1].job_run_id = data.get("job_run_id")

@@ -25,15 +25,24 @@ JOB_SEPARATOR = "::"
 
 @dataclass(frozen=True)
 class LearnerSettings:
-    learning_rate: float = 0.2
-    discount_factor: float = 0.95
-    epsilon: float = 0.1
-    epsilon_min: float = 0.02
-    # Visits after which a state's exploration rate has halved.
+    # Floor of the step size. Before it, a row's action is a running average of its outcomes and the
+    # prior (step 1 / (n + 2)), so a single unlucky run does not bury an action; the floor keeps
+    # tracking remedies that stop working.
+    learning_rate: float = 0.1
+    # Episodes are a few attempts long and rewards are hours: undiscounted, so the return is exactly
+    # minus the incident's cost (a discount would make handing over to a human later look cheaper).
+    discount_factor: float = 1.0
+    epsilon: float = 0.05
+    epsilon_min: float = 0.01
+    # Visits (of the row in use) after which the exploration rate has halved.
     epsilon_half_life_visits: float = 40.0
+    # A job's own value of an action is used once the job has tried that action this many times.
     job_min_visits: int = 5
-    # Value of an unseen state-action: as bad as handing the incident to a human (hours, negative).
+    # Value of ``escalate`` before any outcome: as bad as handing the incident to a human (hours, negative).
     initial_value: float = -20.0
+    # An automated action never tried in a state starts at (1 - untried_optimism) x initial_value: better
+    # than a human, so once the known actions look worse than that, each untried one is tried once.
+    untried_optimism: float = 0.25
     # The rulebook's action starts this much better, so an untrained table behaves like the rules.
     prior_bonus: float = 1.0
 
@@ -77,7 +86,8 @@ class QEntry:
 
     @classmethod
     def initial(cls, ctx: DecisionContext, settings: LearnerSettings) -> QEntry:
-        values = np.full(N_ACTIONS, settings.initial_value, dtype=float)
+        values = np.full(N_ACTIONS, settings.initial_value * (1.0 - settings.untried_optimism), dtype=float)
+        values[ACTION_INDEX[Action.ESCALATE]] = settings.initial_value
         values[ACTION_INDEX[rule_action(ctx)]] += settings.prior_bonus
         return cls(values=values, visits=np.zeros(N_ACTIONS, dtype=int))
 
@@ -146,13 +156,20 @@ class QLearningPolicy:
 
     # -- reading ---------------------------------------------------------------------------------
     def q_values(self, ctx: DecisionContext) -> np.ndarray:
+        """Per action, the job's own value once the job has tried it ``job_min_visits`` times, else the
+        shared value: job-specific remedies win where the job has evidence, the shared row elsewhere."""
+        shared = self.table.row(state_key(ctx), ctx, self.settings)
         job_row = self.table.peek(job_state_key(ctx))
-        if job_row is not None and job_row.total_visits >= self.settings.job_min_visits:
-            return job_row.values
-        return self.table.row(state_key(ctx), ctx, self.settings).values
+        if job_row is None:
+            return shared.values
+        own = job_row.visits >= self.settings.job_min_visits
+        values: np.ndarray = np.where(own, job_row.values, shared.values)
+        return values
 
     def epsilon(self, ctx: DecisionContext) -> float:
-        visits = self.table.row(state_key(ctx), ctx, self.settings).total_visits
+        """Decays with the job's visits of this state, so each job explores before it settles."""
+        job_row = self.table.peek(job_state_key(ctx))
+        visits = job_row.total_visits if job_row is not None else 0
         decayed = self.settings.epsilon * 0.5 ** (visits / self.settings.epsilon_half_life_visits)
         return max(self.settings.epsilon_min, decayed) if self.settings.epsilon > 0 else 0.0
 
@@ -166,8 +183,10 @@ class QLearningPolicy:
 
     def select_action(self, ctx: DecisionContext, allowed: Sequence[Action], explore: bool = True) -> Action:
         """Epsilon-greedy among ``allowed`` only: a masked action is never chosen."""
-        if explore and len(allowed) > 1 and self.rng.random() < self.epsilon(ctx):
-            return allowed[int(self.rng.integers(len(allowed)))]
+        # Handing over to a human is never explored: its value (the human's time) teaches nothing new.
+        candidates = [a for a in allowed if a is not Action.ESCALATE]
+        if explore and candidates and self.rng.random() < self.epsilon(ctx):
+            return candidates[int(self.rng.integers(len(candidates)))]
         return self.greedy_action(ctx, allowed)
 
     # -- learning --------------------------------------------------------------------------------
@@ -182,11 +201,13 @@ class QLearningPolicy:
         """The updates one transition makes, keyed by row; each re-applies cleanly to a fresher row."""
         target = self.target(transition)
         index = ACTION_INDEX[transition.action]
-        alpha = self.settings.learning_rate
+        floor = self.settings.learning_rate
 
         def update(row: QEntry) -> QEntry:
             values = row.values.copy()
             visits = row.visits.copy()
+            # Step size from the row being written (the fresher copy after a version conflict).
+            alpha = max(floor, 1.0 / (int(visits[index]) + 2))
             values[index] += alpha * (target - values[index])
             visits[index] += 1
             return QEntry(values=values, visits=visits, version=row.version + 1)
@@ -196,9 +217,11 @@ class QLearningPolicy:
     def update(self, transition: Transition) -> float:
         """Apply one Q-update to the in-memory table; returns the TD error on the shared row."""
         shared_key = state_key(transition.state)
-        before = float(self.table.row(shared_key, transition.state, self.settings).values[
-            ACTION_INDEX[transition.action]
-        ])
+        before = float(
+            self.table.row(shared_key, transition.state, self.settings).values[
+                ACTION_INDEX[transition.action]
+            ]
+        )
         td_error = self.target(transition) - before
         for key, apply in self.row_updates(transition).items():
             self.table.rows[key] = apply(self.table.row(key, transition.state, self.settings))

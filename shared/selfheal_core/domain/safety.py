@@ -123,6 +123,22 @@ class SafetyGate:
             return ()
         return tuple(name for name, rule in RULES if rule(action, ctx, self.settings))
 
+    def mask_reasons(self, ctx: DecisionContext) -> dict[Action, tuple[str, ...]]:
+        """For each action the gate forbids here, the rules that forbid it."""
+        reasons = {a: self.violations(a, ctx) for a in ACTIONS}
+        return {a: fired for a, fired in reasons.items() if fired}
+
+    def constraints(self, ctx: DecisionContext, expected: Action) -> tuple[str, ...]:
+        """The rules that kept the expected fix, or every automated action, off the table: what a human
+        reading the incident wants to know when selfheal did less than they expected."""
+        reasons = self.mask_reasons(ctx)
+        blocking = list(reasons.get(expected, ()))
+        automated = [reasons.get(a, ()) for a in ACTIONS if a is not Action.ESCALATE]
+        if all(automated):
+            common = set(automated[0]).intersection(*map(set, automated[1:]))
+            blocking.extend(rule for rule in RULE_NAMES if rule in common)
+        return tuple(dict.fromkeys(blocking))
+
     def allowed_actions(self, ctx: DecisionContext) -> tuple[Action, ...]:
         """The mask: actions this gate would let through, in vocabulary order (never empty)."""
         return tuple(a for a in ACTIONS if not self.violations(a, ctx))

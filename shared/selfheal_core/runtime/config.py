@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +22,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as error:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -50,6 +54,7 @@ class Config:
     await_human: bool
     human_timeout_seconds: int
     learning_enabled: bool
+    exploration_seed: str
     learner: LearnerSettings
     safety: SafetySettings
     log_max_bytes: int
@@ -83,6 +88,7 @@ class Config:
             await_human=_bool(env, "AWAIT_HUMAN", False),
             human_timeout_seconds=int(_float(env, "HUMAN_TIMEOUT_SECONDS", 86400)),
             learning_enabled=_bool(env, "LEARNING_ENABLED", True),
+            exploration_seed=env.get("EXPLORATION_SEED", ""),
             learner=LearnerSettings(
                 learning_rate=_float(env, "LEARNING_RATE", LearnerSettings.learning_rate),
                 discount_factor=_float(env, "DISCOUNT_FACTOR", LearnerSettings.discount_factor),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,12 @@ from selfheal_core.ports import EventStore, QTableStore
 from selfheal_core.steps.common import context_for, gate_for, load_incident
 
 
+def exploration_rng(incident_id: str, attempt: int, seed: str) -> np.random.Generator:
+    """Exploration is reproducible per incident and attempt: a replay makes the same choices."""
+    digest = hashlib.sha256(f"{seed}\x00{incident_id}\x00{attempt}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
 def run(
     incident_id: str,
     store: EventStore,
@@ -27,10 +34,11 @@ def run(
     learner: LearnerSettings,
     safety: SafetySettings,
     explore: bool,
-    rng: np.random.Generator,
+    exploration_seed: str = "",
 ) -> dict[str, Any]:
     incident = load_incident(store, incident_id)
     attempt = len(incident.attempts) + 1
+    rng = exploration_rng(incident_id, attempt, exploration_seed)
     ctx = context_for(incident, attempt, incident.previous_actions)
     allowed = gate_for(safety).allowed_actions(ctx)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.rules import rule_action
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.ports import EventStore
@@ -19,7 +20,11 @@ def run(
     attempt = incident.current_attempt
     if attempt is None or attempt.proposed is None:
         raise InvalidInputError(f"incident {incident_id} has no proposal to review")
-    decision = gate_for(safety).review(attempt.proposed, current_context(incident))
+    gate = gate_for(safety)
+    ctx = current_context(incident)
+    decision = gate.review(attempt.proposed, ctx)
+    masked = {a.value: list(rules) for a, rules in gate.mask_reasons(ctx).items()}
+    constraints = gate.constraints(ctx, rule_action(ctx))
     # Exponential backoff across attempts: 1x, 2x, 4x the configured wait.
     wait = backoff_seconds * 2 ** (attempt.number - 1) if decision.action is Action.BACKOFF_RETRY else 0
     store.append(
@@ -30,6 +35,8 @@ def run(
             "proposed": decision.proposed.value,
             "action": decision.action.value,
             "rules_fired": list(decision.rules_fired),
+            "masked": masked,
+            "constraints": list(constraints),
             "shadow": decision.shadow,
             "kill_switch": safety.kill_switch,
             "mode": safety.mode,

@@ -44,7 +44,7 @@ FUNCTIONS: dict[str, str] = {
     "Escalate": "escalate",
     "Learn": "learn",
 }
-_env_lock = threading.RLock()
+_import_lock = threading.RLock()
 _modules: dict[str, ModuleType] = {}
 
 
@@ -118,6 +118,7 @@ class LocalEngine:
         self._mock: Any = None
         self._seeded_jobs: set[str] = set()
         self._failed_logs: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalEngine:
@@ -134,9 +135,16 @@ class LocalEngine:
         patches.state["dispatch"] = self._dispatch
         patches.state["on_job_run"] = self._on_job_run
         self._provision()
+        self._saved_environ = {k: os.environ.get(k) for k in self.function_environment()}
+        os.environ.update(self.function_environment())
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for key, value in getattr(self, "_saved_environ", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         patches.state["dispatch"] = None
         patches.state["on_job_run"] = None
         if self._mock is not None:
@@ -144,7 +152,9 @@ class LocalEngine:
             self._mock = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     # -- provisioning ----------------------------------------------------------------------------
     def function_environment(self) -> dict[str, str]:
@@ -163,6 +173,7 @@ class LocalEngine:
             "AWAIT_HUMAN": "true",
             "HUMAN_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
             "LEARNING_ENABLED": "true" if self.options.learning else "false",
+            "EXPLORATION_SEED": str(self.options.seed),
             "AWS_REGION": REGION,
             "POWERTOOLS_SERVICE_NAME": "selfheal",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("SELFHEAL_LOG_LEVEL", "CRITICAL"),
@@ -292,22 +303,14 @@ class LocalEngine:
         logical = next((k for k in FUNCTIONS if function_name(k) == name), None)
         if logical is None:
             return False, {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}
-        with _env_lock:
-            saved = {k: os.environ.get(k) for k in (*self.environments[name], "AWS_LAMBDA_FUNCTION_NAME")}
-            os.environ.update(self.environments[name])
-            os.environ["AWS_LAMBDA_FUNCTION_NAME"] = name
-            try:
-                # Imported with the function's environment in place, as on a Lambda cold start.
+        # The functions' environment is set once for the engine's lifetime (all local functions share it):
+        # changing os.environ per call would race with threads that read it, such as boto3's.
+        try:
+            with _import_lock:
                 handler = load_handler(FUNCTIONS[logical])
-                return True, handler(payload, LambdaContext(name))
-            except Exception as error:  # the Lambda runtime turns any exception into a function error
-                return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            return True, handler(payload, LambdaContext(name))
+        except Exception as error:  # the Lambda runtime turns any exception into a function error
+            return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, event: Mapping[str, Any]) -> str:

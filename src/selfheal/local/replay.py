@@ -76,7 +76,7 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
     attempts = incident.attempts if incident else []
     rules: list[str] = []
     for attempt in attempts:
-        rules.extend(r for r in attempt.rules_fired if r not in rules)
+        rules.extend(r for r in (*attempt.rules_fired, *attempt.masking_rules) if r not in rules)
     return IncidentSummary(
         {
             "incident_id": incident_id,

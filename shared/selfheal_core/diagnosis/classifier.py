@@ -1,0 +1,472 @@
+"""Classify a failed Glue job's error log into one of selfheal's failure categories.
+
+Pure: no boto3, no environment variables, no I/O except reading the packaged ``signatures.json``
+(and an operator's extra signature file when one is passed).
+
+How it decides (see docs/diagnosis.md):
+
+1. The log is cut into lines. Stack frames (``\\tat org.apache...``, ``... 12 more``, Python
+   ``File "x.py", line 3`` and the source line under it), INFO/DEBUG log lines that report no
+   exception or failure, and repeats (lines
+   equal once digits are ignored) are skipped; each line is capped at ``MAX_LINE_CHARS``; at most
+   ``MAX_CANDIDATE_LINES`` lines are examined (the head and, mostly, the tail of the log).
+2. Each remaining line is matched against every signature; the heaviest signature on a line is
+   that line's *hit*. Generic wrappers (Py4JJavaError, "Job aborted due to stage failure", "Task
+   failed while writing rows", "An error occurred while calling o123.x") have no signature, so
+   they are never evidence; the specific cause on the same or a later line is.
+3. A strong (weight >= ``STRONG``) permission, code_error or explicit-unknown hit anywhere wins:
+   those need a human, and an automated remediation on top of them is worse than an escalation.
+4. Otherwise the heaviest category wins, unless another category is within ``MARGIN`` of it. Then,
+   if the competing hits form a cause chain (the deeper one is a ``Caused by:`` line after the
+   other), the deepest cause wins; if not, the evidence conflicts and the answer is ``unknown``.
+5. No hit at all, or a winner lighter than ``MIN_WEIGHT``, is ``unknown`` with ``signature=None``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selfheal_core.vocabulary import HUMAN_ONLY_CATEGORIES, Category
+
+SIGNATURES_FILE = Path(__file__).with_name("signatures.json")
+
+MAX_LINE_CHARS = 2000  # regexes never see more than this many characters of one line
+MAX_CANDIDATE_LINES = 4000  # distinct, non-frame lines examined per log
+HEAD_LINES = 1000  # of which from the start of the log; the rest from its end
+EVIDENCE_CHARS = 300  # evidence lines are trimmed to this length
+MAX_EVIDENCE = 3
+STRONG = 0.8  # a human-only hit at least this heavy wins outright
+MARGIN = 0.2  # two categories closer than this conflict
+MIN_WEIGHT = 0.5  # a winner lighter than this is not evidence enough
+MAX_WEIGHT = 2.0
+
+_REQUIRED_FIELDS = ("id", "category", "pattern", "rationale", "example")
+_DIGITS = str.maketrans("", "", "0123456789")
+_LOG_HEADER_QUIET = re.compile(r"^[\d/:\-,.T\[\] ]{8,40}(?:INFO|DEBUG|TRACE)\b")
+_PY_FRAME = re.compile(r'^File "[^"]*", line \d+')
+_ALARM = re.compile(r"xception|rror|FAIL|[Dd]enied|[Kk]illed")
+
+
+class SignatureError(ValueError):
+    """A signature file or entry is invalid; the message says which entry and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    category: Category
+    pattern: str
+    rationale: str
+    example: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: Category
+    confidence: float
+    signature: str | None
+    evidence: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category.value,
+            "confidence": self.confidence,
+            "signature": self.signature,
+            "evidence": list(self.evidence),
+        }
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _signature_from_mapping(entry: object, where: str) -> Signature:
+    if not isinstance(entry, Mapping):
+        raise SignatureError(f"{where}: expected an object, got {type(entry).__name__}")
+    label = f"{where} (id {entry['id']!r})" if isinstance(entry.get("id"), str) else where
+    for field in _REQUIRED_FIELDS:
+        value = entry.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise SignatureError(f"{label}: field {field!r} must be a non-empty string")
+    try:
+        category = Category(entry["category"])
+    except ValueError:
+        allowed = ", ".join(c.value for c in Category)
+        raise SignatureError(
+            f"{label}: unknown category {entry['category']!r} (expected one of: {allowed})"
+        ) from None
+    raw_weight = entry.get("weight", 1.0)
+    if isinstance(raw_weight, bool) or not isinstance(raw_weight, int | float):
+        raise SignatureError(f"{label}: field 'weight' must be a number")
+    weight = float(raw_weight)
+    if not math.isfinite(weight) or not 0.0 < weight <= MAX_WEIGHT:
+        raise SignatureError(f"{label}: field 'weight' must be in (0, {MAX_WEIGHT}], got {raw_weight}")
+    pattern = str(entry["pattern"])
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as error:
+        raise SignatureError(f"{label}: pattern does not compile: {error}") from None
+    example = str(entry["example"])
+    if not compiled.search(example[:MAX_LINE_CHARS]):
+        raise SignatureError(f"{label}: pattern does not match its own example")
+    return Signature(
+        id=str(entry["id"]).strip(),
+        category=category,
+        pattern=pattern,
+        rationale=str(entry["rationale"]),
+        example=example,
+        weight=weight,
+    )
+
+
+def _parse_entries(entries: object, source: str) -> list[Signature]:
+    if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
+        raise SignatureError(f"{source}: expected a JSON list of signature objects")
+    parsed: list[Signature] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        signature = _signature_from_mapping(entry, f"{source}: entry {index}")
+        if signature.id in seen:
+            raise SignatureError(f"{source}: entry {index}: duplicate id {signature.id!r}")
+        seen.add(signature.id)
+        parsed.append(signature)
+    return parsed
+
+
+def _read_file(path: str | os.PathLike[str]) -> list[Signature]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise SignatureError(f"{path}: cannot read signature file: {error.strerror or error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SignatureError(
+            f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    return _parse_entries(data, str(path))
+
+
+@functools.cache
+def _shipped() -> tuple[Signature, ...]:
+    return tuple(_read_file(SIGNATURES_FILE))
+
+
+def load_signatures(
+    extra: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[Signature, ...]:
+    """The shipped signatures, extended by ``extra`` (a JSON file path or a list of dicts).
+
+    A user signature whose id equals a shipped one replaces it in place; new ids are appended.
+    """
+    shipped = _shipped()
+    if extra is None:
+        return shipped
+    if isinstance(extra, str | os.PathLike):
+        user = _read_file(extra)
+    else:
+        user = _parse_entries(extra, "user signatures")
+    overrides = {signature.id: signature for signature in user}
+    merged = [overrides.pop(signature.id, signature) for signature in shipped]
+    merged.extend(signature for signature in user if signature.id in overrides)
+    return tuple(merged)
+
+
+# --------------------------------------------------------------------------- prefilter
+# Each regex is only run on lines that contain one of its "required literals": for every top-level
+# alternative of the pattern, the longest run of plain characters that any match must contain. If
+# an alternative has no such run (3+ ASCII characters), the signature has no prefilter and always
+# runs. The extraction is conservative: anything it does not understand breaks the run.
+
+_MIN_LITERAL = 3
+
+
+def _split_top_level(pattern: str) -> list[str] | None:
+    branches: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    if depth != 0 or in_class:
+        return None
+    branches.append(pattern[start:])
+    return branches
+
+
+def _skip_group(branch: str, i: int) -> int:
+    """Index just past the group or class that starts at branch[i]."""
+    if branch[i] == "[":
+        i += 2 if branch[i + 1 : i + 2] == "]" else 1
+        while i < len(branch) and branch[i] != "]":
+            i += 2 if branch[i] == "\\" else 1
+        return i + 1
+    depth = 0
+    while i < len(branch):
+        c = branch[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _skip_group(branch, i)
+            continue
+        depth += c == "("
+        depth -= c == ")"
+        i += 1
+        if depth == 0:
+            return i
+    return i
+
+
+def _required_literal(branch: str) -> str:
+    best = ""
+    run: list[str] = []
+
+    def flush() -> None:
+        nonlocal best
+        text = "".join(run)
+        if len(text) > len(best):
+            best = text
+        run.clear()
+
+    i = 0
+    while i < len(branch):
+        c = branch[i]
+        if c == "\\" and i + 1 < len(branch):
+            nxt = branch[i + 1]
+            i += 2
+            if nxt.isalnum():  # \b \d \S \w \1 \n ...: not a plain character
+                flush()
+            else:
+                run.append(nxt)
+            continue
+        if c in "([":
+            flush()
+            i = _skip_group(branch, i)
+            continue
+        if c in "*?{+":
+            if c != "+" and run:
+                run.pop()  # the previous character is optional
+            flush()
+            if c == "{":
+                close = branch.find("}", i)
+                i = len(branch) if close < 0 else close + 1
+            else:
+                i += 1
+            continue
+        if c in ".^$)":
+            flush()
+            i += 1
+            continue
+        run.append(c)
+        i += 1
+    flush()
+    return best
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Lower-cased literals, one per top-level alternative, one of which every match contains;
+    None when the pattern cannot be prefiltered safely."""
+    branches = _split_top_level(pattern)
+    if branches is None:
+        return None
+    literals: list[str] = []
+    for branch in branches:
+        literal = _required_literal(branch).strip()
+        if len(literal) < _MIN_LITERAL or not literal.isascii():
+            return None
+        literals.append(literal.lower())
+    return tuple(dict.fromkeys(literals))
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class _Hit:
+    position: int
+    signature: Signature
+    line: str
+    caused_by: bool
+
+    @property
+    def category(self) -> Category:
+        return self.signature.category
+
+    @property
+    def weight(self) -> float:
+        return self.signature.weight
+
+
+def _candidate_lines(log_text: str) -> list[tuple[int, str]]:
+    """Distinct, meaningful lines with their position; frames, quiet log lines and repeats skipped."""
+    seen: set[str] = set()
+    out: list[tuple[int, str]] = []
+    after_py_frame = False
+    for position, raw in enumerate(log_text.splitlines()):
+        if raw.startswith("\tat ") and ".<init>" not in raw:
+            after_py_frame = False
+            continue  # fast path for the commonest JVM frame layout
+        line = raw.strip()
+        if not line:
+            after_py_frame = False
+            continue
+        first = line[0]
+        if after_py_frame:
+            after_py_frame = False
+            if raw[:1].isspace() and not (first == "F" and _PY_FRAME.match(line)):
+                continue  # the source line printed under a Python frame
+        if first == "a" and line.startswith("at ") and ".<init>" not in line:
+            continue  # JVM stack frame (a throwable's own constructor frame is kept: it names the error)
+        if first == "." and line.startswith("... ") and (line.endswith(" more") or "omitted" in line):
+            continue
+        if first == "F" and _PY_FRAME.match(line):
+            after_py_frame = True
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS]
+        if (
+            first.isdigit()
+            and ("INFO" in line[:48] or "DEBUG" in line[:48] or "TRACE" in line[:48])
+            and _LOG_HEADER_QUIET.match(line)
+            and not _ALARM.search(line)
+        ):
+            continue  # an INFO/DEBUG line, unless it reports an exception or a failure
+        key = line.translate(_DIGITS)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((position, line))
+    if len(out) > MAX_CANDIDATE_LINES:
+        out = out[:HEAD_LINES] + out[-(MAX_CANDIDATE_LINES - HEAD_LINES) :]
+    return out
+
+
+def _trim(line: str) -> str:
+    return line if len(line) <= EVIDENCE_CHARS else line[: EVIDENCE_CHARS - 3] + "..."
+
+
+def _unknown(evidence: Iterator[str] | tuple[str, ...] = ()) -> Classification:
+    return Classification(Category.UNKNOWN, 0.0, None, tuple(_trim(line) for line in evidence))
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+class Classifier:
+    """Compiles the signatures once; ``classify`` is then pure and thread-safe."""
+
+    def __init__(self, signatures: Sequence[Signature] | None = None) -> None:
+        self.signatures: tuple[Signature, ...] = tuple(
+            load_signatures() if signatures is None else signatures
+        )
+        self._compiled = tuple(
+            (re.compile(signature.pattern, re.IGNORECASE), signature) for signature in self.signatures
+        )
+        # literal -> the signatures (by index) that need it; signatures without literals always run
+        index: dict[str, list[int]] = {}
+        always: list[int] = []
+        for number, signature in enumerate(self.signatures):
+            literals = required_literals(signature.pattern)
+            if literals is None:
+                always.append(number)
+            else:
+                for literal in literals:
+                    index.setdefault(literal, []).append(number)
+        self._literal_index = tuple((literal, tuple(numbers)) for literal, numbers in index.items())
+        self._always = frozenset(always)
+
+    def hits(self, log_text: str) -> list[_Hit]:
+        found: list[_Hit] = []
+        for position, line in _candidate_lines(log_text):
+            lowered = line.lower()
+            active = set(self._always)
+            for literal, numbers in self._literal_index:
+                if literal in lowered:
+                    active.update(numbers)
+            best: Signature | None = None
+            for number in sorted(active):
+                regex, signature = self._compiled[number]
+                if (best is None or signature.weight > best.weight) and regex.search(line):
+                    best = signature
+            if best is not None:
+                found.append(_Hit(position, best, line, line.startswith("Caused by:")))
+        return found
+
+    def classify(self, log_text: str) -> Classification:
+        hits = self.hits(log_text)
+        if not hits:
+            return _unknown()
+        # the heaviest hit of each category (ties: the deeper one)
+        best: dict[Category, _Hit] = {}
+        for hit in hits:
+            current = best.get(hit.category)
+            if current is None or (hit.weight, hit.position) >= (current.weight, current.position):
+                best[hit.category] = hit
+
+        human = [h for h in best.values() if h.category in HUMAN_ONLY_CATEGORIES and h.weight >= STRONG]
+        if human:
+            winner = max(human, key=lambda h: (h.weight, h.position))
+            return self._decide(winner, hits, runner_up=None)
+
+        ranked = sorted(best.values(), key=lambda h: (h.weight, h.position), reverse=True)
+        winner = ranked[0]
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        if runner_up is not None and winner.weight - runner_up.weight < MARGIN:
+            deeper, shallower = sorted((winner, runner_up), key=lambda h: h.position, reverse=True)
+            if not deeper.caused_by:
+                return _unknown(h.line for h in sorted((winner, runner_up), key=lambda h: h.position))
+            winner, runner_up = deeper, shallower
+        if winner.weight < MIN_WEIGHT:
+            return _unknown((winner.line,))
+        return self._decide(winner, hits, runner_up)
+
+    @staticmethod
+    def _decide(winner: _Hit, hits: Sequence[_Hit], runner_up: _Hit | None) -> Classification:
+        confidence = min(1.0, winner.weight)
+        if runner_up is not None:
+            confidence -= 0.25 * min(1.0, runner_up.weight)
+        same = [h for h in hits if h.category is winner.category and h is not winner]
+        evidence = (winner.line, *(h.line for h in same[-(MAX_EVIDENCE - 1) :]))
+        return Classification(
+            category=winner.category,
+            confidence=round(max(0.0, min(1.0, confidence)), 3),
+            signature=winner.signature.id,
+            evidence=tuple(_trim(line) for line in evidence),
+        )
+
+
+@functools.cache
+def _default_classifier() -> Classifier:
+    return Classifier()
+
+
+def classify(log_text: str) -> Classification:
+    """Classify with the shipped signatures (the classifier is built once and cached)."""
+    return _default_classifier().classify(log_text)

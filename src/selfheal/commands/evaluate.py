@@ -1,0 +1,155 @@
+"""``selfheal evaluate --scenario FILE``: replay a stream of simulated failures against every policy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ENGINES = ("inprocess", "stepfunctions")
+
+
+def selfheal_home() -> Path:
+    return Path(os.environ.get("SELFHEAL_HOME", ".selfheal"))
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def add_stream_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", required=True, help="scenario file (or the name of a shipped one)")
+    parser.add_argument("--incidents", type=positive_int, help="length of the stream (default: the file's)")
+    parser.add_argument("--seed", type=int, help="seed (default: the file's)")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="compare remediation policies on a simulated failure stream"
+    )
+    add_stream_options(parser)
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object (the spec's)")
+    parser.add_argument(
+        "--out", type=Path, help="report directory (default: $SELFHEAL_HOME/reports/<scenario>)"
+    )
+    parser.add_argument("--engine", choices=ENGINES, default="inprocess", help="how incidents are run")
+    parser.set_defaults(run=run)
+
+
+def load(args: argparse.Namespace) -> Any:
+    """The validated scenario, or a one-line UsageError."""
+    from selfheal.cli import UsageError
+    from selfheal.simulator.scenario import ScenarioError, load_scenario, resolve_scenario_path
+
+    try:
+        return load_scenario(resolve_scenario_path(args.scenario))
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+
+
+def make_engine(name: str, scenario: Any) -> Any:
+    from selfheal.cli import UsageError
+    from selfheal.simulator.engine import InProcessEngine
+
+    if name == "stepfunctions":
+        raise UsageError("--engine stepfunctions is not available yet; use --engine inprocess")
+    return InProcessEngine(scenario)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from selfheal.simulator.evaluation import SPEC_KEYS, evaluate
+
+    scenario = load(args)
+    engine = make_engine(args.engine, scenario)
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(policy: str, done: int, total: int) -> None:
+            if policy not in tasks:
+                tasks[policy] = progress.add_task(policy, total=total)
+            progress.update(tasks[policy], completed=done)
+
+        evaluation = evaluate(
+            scenario,
+            args.incidents,
+            args.seed,
+            engine=engine,
+            with_gated_oracle=not args.json,
+            progress=report,
+        )
+
+    if args.json:
+        sys.stdout.write(json.dumps(evaluation.spec_json()) + "\n")
+        return 0
+
+    out = Console()
+    table = Table(title=f"{scenario.name}: {evaluation.incidents} incidents, seed {evaluation.seed}")
+    for column in (
+        "policy",
+        "auto %",
+        "non-esc %",
+        "MTTR min",
+        "p50",
+        "p90",
+        "MTTR auto",
+        "harmful",
+        "blocked",
+        "wasted",
+        "human h",
+        "actions/inc",
+    ):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    names = [*SPEC_KEYS, "oracle_gated", "oracle_gated_final"]
+    for key in names:
+        m = evaluation.metrics(key.removesuffix("_final"), final=key.endswith("_final"))
+        auto = m["mttr_auto_minutes"]
+        table.add_row(
+            key,
+            f"{m['automated_resolution'] * 100:.2f}",
+            f"{m['non_escalation'] * 100:.2f}",
+            f"{m['mttr_minutes']:.1f}",
+            f"{m['p50_minutes']:.1f}",
+            f"{m['p90_minutes']:.1f}",
+            "-" if auto is None else f"{auto:.1f}",
+            str(m["harmful_actions"]),
+            str(m["blocked_by_safety"]),
+            str(m["wasted_runs"]),
+            f"{m['human_hours']:.0f}",
+            f"{m['actions_per_incident']:.2f}",
+        )
+    out.print(table)
+    forbidden, total = evaluation.gate_forbidden("oracle")
+    oracle, gated = evaluation.metrics("oracle"), evaluation.metrics("oracle_gated")
+    out.print(
+        f"The oracle's fix was one the safety gate forbids in {forbidden} of {total} incidents; "
+        f"restricted to the gate it resolves {gated['automated_resolution'] * 100:.2f}% automatically "
+        f"instead of {oracle['automated_resolution'] * 100:.2f}%."
+    )
+    from selfheal.simulator.report import write_report
+
+    directory = args.out or selfheal_home() / "reports" / scenario.name
+    index = write_report(evaluation, Path(directory))
+    out.print(f"Report: {index}")
+    return 0

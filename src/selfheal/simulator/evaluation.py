@@ -1,0 +1,100 @@
+"""Replay one incident stream against every policy and measure them (the spec's ``evaluate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfheal_core.domain.diagnosis import Classify
+
+from selfheal.simulator.engine import Engine, IncidentResult, InProcessEngine
+from selfheal.simulator.metrics import final_start, summarize
+from selfheal.simulator.policies import LearnedPolicy, Policy, make_policies
+from selfheal.simulator.scenario import Scenario
+from selfheal.simulator.world import CachedClassifier, Incident, default_classifier, generate_incidents
+
+SPEC_POLICIES: tuple[str, ...] = ("manual", "glue_retries", "backoff_retries", "rules", "learned", "oracle")
+FINAL_POLICIES: tuple[str, ...] = ("learned", "rules", "oracle")
+# The key order of the spec's ``policies`` object.
+SPEC_KEYS: tuple[str, ...] = (
+    "manual",
+    "glue_retries",
+    "backoff_retries",
+    "rules",
+    "learned",
+    "learned_final",
+    "rules_final",
+    "oracle",
+    "oracle_final",
+)
+
+Progress = Callable[[str, int, int], None]  # (policy, done, total)
+
+
+@dataclass
+class Evaluation:
+    scenario: Scenario
+    incidents: int
+    seed: int
+    stream: list[Incident]
+    results: dict[str, list[IncidentResult]] = field(default_factory=dict)
+    learned: LearnedPolicy | None = None
+
+    def metrics(self, name: str, final: bool = False) -> dict[str, Any]:
+        results = self.results[name]
+        return summarize(results[final_start(len(results)) :] if final else results)
+
+    def spec_json(self) -> dict[str, Any]:
+        """Exactly the spec's object."""
+        policies: dict[str, Any] = {}
+        for key in SPEC_KEYS:
+            policies[key] = self.metrics(key.removesuffix("_final"), final=key.endswith("_final"))
+        return {
+            "scenario": self.scenario.name,
+            "incidents": self.incidents,
+            "seed": self.seed,
+            "policies": policies,
+        }
+
+    def gate_forbidden(self, name: str = "oracle", final: bool = False) -> tuple[int, int]:
+        """(incidents where the gate would have forbidden one of the policy's actions, incidents)."""
+        results = self.results[name]
+        if final:
+            results = results[final_start(len(results)) :]
+        return sum(1 for r in results if r.gate_forbidden), len(results)
+
+
+def evaluate(
+    scenario: Scenario,
+    incidents: int | None = None,
+    seed: int | None = None,
+    *,
+    classify: Classify | None = None,
+    engine: Engine | None = None,
+    policies: list[Policy] | None = None,
+    with_gated_oracle: bool = False,
+    progress: Progress | None = None,
+) -> Evaluation:
+    n = scenario.incidents if incidents is None else incidents
+    s = scenario.seed if seed is None else seed
+    classifier = CachedClassifier(classify or default_classifier())
+    stream = generate_incidents(scenario, n, s, classifier)
+    engine = engine or InProcessEngine(scenario)
+    chosen = (
+        policies if policies is not None else make_policies(scenario, s, with_gated_oracle=with_gated_oracle)
+    )
+    evaluation = Evaluation(scenario=scenario, incidents=n, seed=s, stream=stream)
+    step = max(1, n // 100)
+    for policy in chosen:
+        results = []
+        for incident in stream:
+            results.append(engine.run_incident(incident, policy))
+            if progress is not None and (incident.index + 1) % step == 0:
+                progress(policy.name, incident.index + 1, n)
+        if progress is not None:
+            progress(policy.name, n, n)
+        evaluation.results[policy.name] = results
+        if isinstance(policy, LearnedPolicy):
+            evaluation.learned = policy
+    return evaluation
