@@ -10,7 +10,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from selfheal_core.diagnosis.classifier import classify
 from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.runtime.validation import validate

@@ -75,6 +75,10 @@ class GlueCatalog(Protocol):
 
     def table_versions(self, database: str, table: str) -> list[TableVersion]: ...
 
+    def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
+        """(rows failed, rows processed) of a Glue Data Quality result, or None if not available."""
+        ...
+
 
 class GlueActions(GlueCatalog, Protocol):
     """What Execute may do on top of reading."""

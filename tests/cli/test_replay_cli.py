@@ -35,7 +35,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_replay_json_prints_exactly_one_documented_object(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["replay", str(PROJECT_EVENTS / "glue" / "schema_drift.json"), "--json", "--outcome", "success"])
+    code = main(
+        ["replay", str(PROJECT_EVENTS / "glue" / "schema_drift.json"), "--json", "--outcome", "success"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     lines = out.strip().splitlines()
@@ -72,7 +74,10 @@ def test_human_output_lists_the_states_and_their_decisions(capsys: pytest.Captur
     ("content", "message"),
     [
         ("{not json", "is not valid JSON"),
-        ('{"source": "aws.glue", "detail-type": "Glue Job State Change", "detail": {"jobName": "j"}}', "jobRunId"),
+        (
+            '{"source": "aws.glue", "detail-type": "Glue Job State Change", "detail": {"jobName": "j"}}',
+            "jobRunId",
+        ),
         (
             '{"source": "aws.glue", "detail-type": "Glue Job State Change",'
             ' "detail": {"jobName": "j", "jobRunId": "jr_1", "state": "SUCCEEDED"}}',
@@ -100,7 +105,9 @@ def test_a_missing_event_file_is_a_clear_error(capsys: pytest.CaptureFixture[str
     assert "cannot read does/not/exist.json" in capsys.readouterr().err
 
 
-def test_demo_replays_every_sample_and_shows_the_duplicate(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+def test_demo_replays_every_sample_and_shows_the_duplicate(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     samples = sorted(p.stem for p in (PROJECT_EVENTS / "glue").glob("*.json"))

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.domain.incident import EventType
 
 from selfheal.local.engine import EngineOptions, LocalEngine
 from selfheal.local.replay import DEFAULT_WORLD, PROJECT_EVENTS, IncidentSummary, load_event, replay
 from selfheal.local.world import World
-from selfheal_core.adapters.sqlite_store import SqliteEventStore
-from selfheal_core.domain.incident import EventType
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +28,19 @@ HEAD = ["Diagnose", "Already Handled?", "Propose", "SafetyGate", "Gate Decision"
 EXPECTED_WHEN_RUNS_SUCCEED: dict[str, tuple[str, str, list[str]]] = {
     "transient_network": ("retry", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "throttling": ("backoff_retry", "resolved", [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"]),
-    "source_not_ready": ("backoff_retry", "resolved", [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"]),
-    "resource_exhaustion": ("backoff_retry", "resolved", [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"]),
+    "source_not_ready": (
+        "backoff_retry",
+        "resolved",
+        [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"],
+    ),
+    "resource_exhaustion": (
+        "backoff_retry",
+        "resolved",
+        [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"],
+    ),
     "schema_drift": ("rollback", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "data_quality": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
+    "dq_results_failed": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "permission": ("escalate", "escalated", [*HEAD, *ESCALATION_PATH]),
     "code_error": ("escalate", "escalated", [*HEAD, *ESCALATION_PATH]),
     "unknown": ("escalate", "escalated", [*HEAD, *ESCALATION_PATH]),
@@ -52,7 +61,9 @@ def incident_events(home: Path, incident_id: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def succeeded_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, IncidentSummary]]]:
+def succeeded_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, IncidentSummary]]]:
     home = tmp_path_factory.mktemp("succeed")
     # Learning off: the untrained table (the rulebook as prior) behind the gate, with no exploration.
     yield home, run_samples(home, SAMPLES, outcome="success", learning=False)
@@ -65,7 +76,7 @@ def test_every_sample_takes_the_expected_path(
     _, summaries = succeeded_runs
     proposed, outcome, path = EXPECTED_WHEN_RUNS_SUCCEED[category]
     summary = summaries[category].data
-    assert summary["category"] == category
+    assert summary["category"] == ("data_quality" if category == "dq_results_failed" else category)
     assert summary["status"] == "SUCCEEDED"
     assert summary["proposed_action"] == proposed
     assert summary["outcome"] == outcome
@@ -101,7 +112,9 @@ def test_every_step_is_in_the_log_and_the_audit_trail(
     events = incident_events(home, summary["incident_id"])
     kinds = [e.type for e in events]
     assert kinds[:4] == [EventType.OPENED, EventType.DIAGNOSED, EventType.PROPOSED, EventType.GATED]
-    assert EventType.ACTION_STARTED in kinds and kinds.index(EventType.ACTION_STARTED) < kinds.index(EventType.EXECUTED)
+    assert EventType.ACTION_STARTED in kinds and kinds.index(EventType.ACTION_STARTED) < kinds.index(
+        EventType.EXECUTED
+    )
     assert kinds[-1] is EventType.LEARNED
     audit = sorted((home / "audit" / "incidents" / summary["incident_id"]).glob("*.json"))
     assert [json.loads(p.read_text())["seq"] for p in audit] == [e.seq for e in events]

@@ -8,6 +8,8 @@ Q-table: partition key ``state`` (S) with a ``version`` number; writes are condi
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -16,29 +18,32 @@ import boto3
 from botocore.exceptions import ClientError
 
 from selfheal_core.adapters.clock import utc_now_iso
+from selfheal_core.adapters.throttling import raise_if_transient
 from selfheal_core.domain.incident import EventType, IncidentEvent
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
-from selfheal_core.errors import ConcurrentUpdateError, TransientDependencyError
+from selfheal_core.errors import ConcurrentUpdateError
 
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-}
+
+def _back_off(attempt: int) -> None:
+    """Full-jitter exponential backoff between optimistic-concurrency retries (capped at 0.2 s)."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _raise_transient(error: ClientError) -> None:
-    if error.response.get("Error", {}).get("Code") in _THROTTLING:
-        raise TransientDependencyError(str(error)) from error
+def _call(operation: Any, what: str, **kwargs: Any) -> Any:
+    """One DynamoDB call; throttling becomes TransientDependencyError (the state machine retries)."""
+    try:
+        return operation(**kwargs)
+    except ClientError as error:
+        raise_if_transient(error, what)
+        raise
 
 
 class DynamoDbEventStore:
-    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 10) -> None:
+    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 25) -> None:
         self.table_name = table_name
         self.client = client or boto3.client("dynamodb")
         self.max_conflicts = max_conflicts
@@ -60,7 +65,7 @@ class DynamoDbEventStore:
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
-            _raise_transient(error)
+            raise_if_transient(error, f"DynamoDB put into {self.table_name}")
             raise
 
     def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
@@ -73,7 +78,9 @@ class DynamoDbEventStore:
         return False, existing
 
     def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
-        for _ in range(self.max_conflicts):
+        for attempt in range(self.max_conflicts):
+            if attempt:
+                _back_off(attempt)
             event = IncidentEvent(
                 incident_id, self._last_seq(incident_id) + 1, type, utc_now_iso(), dict(data)
             )
@@ -90,18 +97,16 @@ class DynamoDbEventStore:
             "ConsistentRead": True,
         }
         while True:
-            try:
-                page = self.client.query(**kwargs)
-            except ClientError as error:
-                _raise_transient(error)
-                raise
+            page = _call(self.client.query, f"query {self.table_name}", **kwargs)
             events.extend(_event(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return sorted(events, key=lambda e: e.seq)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _last_seq(self, incident_id: str) -> int:
-        page = self.client.query(
+        page = _call(
+            self.client.query,
+            f"query {self.table_name}",
             TableName=self.table_name,
             KeyConditionExpression="incident_id = :id",
             ExpressionAttributeValues={":id": {"S": incident_id}},
@@ -113,7 +118,9 @@ class DynamoDbEventStore:
         return int(items[0]["seq"]["N"]) if items else -1
 
     def _get(self, incident_id: str, seq: int) -> IncidentEvent | None:
-        item = self.client.get_item(
+        item = _call(
+            self.client.get_item,
+            f"get from {self.table_name}",
             TableName=self.table_name,
             Key={"incident_id": {"S": incident_id}, "seq": {"N": str(seq)}},
             ConsistentRead=True,
@@ -132,7 +139,7 @@ def _event(item: Mapping[str, Any]) -> IncidentEvent:
 
 
 class DynamoDbQTableStore:
-    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 20) -> None:
+    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 25) -> None:
         self.table_name = table_name
         self.client = client or boto3.client("dynamodb")
         self.max_conflicts = max_conflicts
@@ -144,7 +151,7 @@ class DynamoDbQTableStore:
             batch, pending = pending[:100], pending[100:]
             request: dict[str, Any] = {self.table_name: {"Keys": batch, "ConsistentRead": True}}
             while request:
-                response = self.client.batch_get_item(RequestItems=request)
+                response = _call(self.client.batch_get_item, f"read {self.table_name}", RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     rows[item["state"]["S"]] = _entry(item)
                 request = response.get("UnprocessedKeys") or {}
@@ -160,8 +167,12 @@ class DynamoDbQTableStore:
         return rows
 
     def read(self, key: str) -> QEntry | None:
-        item = self.client.get_item(
-            TableName=self.table_name, Key={"state": {"S": key}}, ConsistentRead=True
+        item = _call(
+            self.client.get_item,
+            f"get from {self.table_name}",
+            TableName=self.table_name,
+            Key={"state": {"S": key}},
+            ConsistentRead=True,
         ).get("Item")
         return _entry(item) if item else None
 
@@ -191,11 +202,13 @@ class DynamoDbQTableStore:
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
-            _raise_transient(error)
+            raise_if_transient(error, f"DynamoDB put into {self.table_name}")
             raise
 
     def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        for _ in range(self.max_conflicts):
+        for attempt in range(self.max_conflicts):
+            if attempt:
+                _back_off(attempt)
             stored = self.read(key)
             base = stored if stored is not None else QEntry(initial.values, initial.visits, 0)
             new = update(base)

@@ -61,7 +61,7 @@ def _run(item: Mapping[str, Any]) -> JobRun:
 
 class GlueAdapter:
     def __init__(self, client: Any | None = None, region: str = "", account_id: str = "") -> None:
-        self.client = client or boto3.client("glue")
+        self.client: Any = client or boto3.client("glue")
         self.region = region or self.client.meta.region_name
         self.account_id = account_id
 
@@ -103,6 +103,22 @@ class GlueAdapter:
         except ClientError as error:
             raise _translate(error, f"table versions of {database}.{table}") from error
         return versions
+
+    def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
+        try:
+            result = self.client.get_data_quality_result(ResultId=result_id)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _RETRYABLE:
+                raise TransientDependencyError(f"data quality result {result_id}: {code}") from error
+            return None
+        except NotImplementedError:  # emulators without Glue Data Quality
+            return None
+        metrics = result.get("AggregatedMetrics") or {}
+        processed = int(metrics.get("TotalRowsProcessed") or 0)
+        if processed <= 0:
+            return None
+        return int(metrics.get("TotalRowsFailed") or 0), processed
 
     # -- act -------------------------------------------------------------------------------------
     def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from selfheal_core.adapters.throttling import raise_if_transient
+
 
 class SnsNotifier:
     def __init__(self, topic_arn: str, client: Any | None = None) -> None:
@@ -16,11 +18,15 @@ class SnsNotifier:
         self.client = client or boto3.client("sns")
 
     def publish(self, subject: str, message: Mapping[str, Any]) -> str:
-        response = self.client.publish(
-            TopicArn=self.topic_arn,
-            Subject=subject[:100],
-            Message=json.dumps(message, indent=2, default=str),
-        )
+        try:
+            response = self.client.publish(
+                TopicArn=self.topic_arn,
+                Subject=subject[:100],
+                Message=json.dumps(message, indent=2, default=str),
+            )
+        except ClientError as error:
+            raise_if_transient(error, "SNS publish")
+            raise
         return str(response["MessageId"])
 
 
@@ -37,6 +43,7 @@ class SsmSettingsSource:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
                 return {}
+            raise_if_transient(error, f"SSM parameter {self.parameter_name}")
             raise
         loaded = json.loads(value)
         return loaded if isinstance(loaded, dict) else {}

@@ -16,7 +16,6 @@ from typing import Any
 from selfheal_core.adapters.clock import utc_now_iso
 from selfheal_core.domain.incident import EventType, IncidentEvent
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
-from selfheal_core.errors import ConcurrentUpdateError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident_events (
@@ -128,9 +127,8 @@ def _event(row: tuple[Any, ...]) -> IncidentEvent:
 
 
 class SqliteQTableStore:
-    def __init__(self, path: str | Path, max_conflicts: int = 20) -> None:
+    def __init__(self, path: str | Path) -> None:
         self._db = _Database(path)
-        self.max_conflicts = max_conflicts
 
     def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
         wanted = list(dict.fromkeys(keys))
@@ -163,13 +161,17 @@ class SqliteQTableStore:
         return True
 
     def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        for _ in range(self.max_conflicts):
-            stored = self.read(key)
-            base = stored if stored is not None else QEntry(initial.values, initial.visits, 0)
+        # SQLite serialises writers, so read-modify-write inside one IMMEDIATE transaction cannot conflict.
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT row, version FROM q_rows WHERE state=?", (key,)).fetchone()
+            base = _entry(row[0], row[1]) if row is not None else QEntry(initial.values, initial.visits, 0)
             new = update(base)
-            if self.write_if_version(key, new, stored.version if stored is not None else None):
-                return new
-        raise ConcurrentUpdateError(f"Q-row {key!r} kept changing under {self.max_conflicts} attempts")
+            conn.execute(
+                "INSERT INTO q_rows (state, row, version) VALUES (?, ?, ?) "
+                "ON CONFLICT(state) DO UPDATE SET row=excluded.row, version=excluded.version",
+                (key, json.dumps(new.to_dict()), new.version),
+            )
+        return new
 
     def close(self) -> None:
         self._db.close()

@@ -39,6 +39,10 @@ class Evidence:
     last_success: datetime | None = None
     bad_record_fraction: float | None = None
     in_freeze_window: bool = False
+    in_business_hours: bool = False
+    # A service that already judged the failure (Glue Data Quality) reports the category itself.
+    reported_category: Category | None = None
+    reported_evidence: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -103,13 +107,19 @@ def criticality_from_tags(tags: Mapping[str, str]) -> Criticality:
         return Criticality.MEDIUM
 
 
-def risk_level(criticality: Criticality, downstream_consumers: int, in_freeze_window: bool) -> str:
-    """Rule: critical jobs, jobs with many consumers and changes inside a freeze window are high risk."""
+def risk_level(
+    criticality: Criticality,
+    downstream_consumers: int,
+    in_freeze_window: bool,
+    in_business_hours: bool = False,
+) -> str:
+    """Rule: critical jobs, jobs with many consumers and changes inside a freeze window are high risk;
+    during business hours, when people read the data, nothing is low risk."""
     if in_freeze_window or criticality is Criticality.CRITICAL:
         return Risk.HIGH
     if criticality is Criticality.HIGH or downstream_consumers >= 5:
         return Risk.HIGH
-    if criticality is Criticality.LOW and downstream_consumers == 0:
+    if criticality is Criticality.LOW and downstream_consumers == 0 and not in_business_hours:
         return Risk.LOW
     return Risk.MEDIUM
 
@@ -121,25 +131,39 @@ def downstream_consumers(tags: Mapping[str, str]) -> int:
         return 0
 
 
+REPORTED_SIGNATURE = "glue.data_quality_result"
+
+
 def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
     classification = classify(evidence.error_log)
+    category = classification.category
+    confidence = float(classification.confidence)
+    signature = classification.signature
+    lines = tuple(classification.evidence)
+    if evidence.reported_category is not None:
+        category, confidence, signature = evidence.reported_category, 1.0, REPORTED_SIGNATURE
+        lines = evidence.reported_evidence or lines
     drift = tuple(
         detect_drift(table, versions, evidence.last_success)
         for table, versions in sorted(evidence.table_versions.items())
     )
     criticality = criticality_from_tags(evidence.tags)
-    category = classification.category
     notes = list(evidence.notes)
     if category in DRIFT_CATEGORIES and not any(r.breaking for r in drift) and evidence.table_versions:
         notes.append("the error reads like drift, but the catalog shows no breaking change")
     return Diagnosis(
         job_name=evidence.job_name,
         category=category,
-        confidence=float(classification.confidence),
-        signature=classification.signature,
-        evidence=tuple(classification.evidence),
+        confidence=confidence,
+        signature=signature,
+        evidence=lines,
         criticality=criticality,
-        risk=risk_level(criticality, downstream_consumers(evidence.tags), evidence.in_freeze_window),
+        risk=risk_level(
+            criticality,
+            downstream_consumers(evidence.tags),
+            evidence.in_freeze_window,
+            evidence.in_business_hours,
+        ),
         drift=drift,
         bad_record_fraction=evidence.bad_record_fraction,
         notes=tuple(notes),

@@ -73,6 +73,7 @@ class Attempt:
     # Rules that kept the expected fix, or every automated action, off the table for this attempt.
     masking_rules: tuple[str, ...] = ()
     shadow: bool = False
+    kill_switch: bool = False
     job_run_id: str | None = None
     run_state: str | None = None
     fixed: bool | None = None
@@ -128,6 +129,7 @@ def _apply(incident: Incident, event: IncidentEvent) -> None:
         attempt.rules_fired = tuple(data.get("rules_fired", ()))
         attempt.masking_rules = tuple(data.get("constraints", ()))
         attempt.shadow = bool(data.get("shadow", False))
+        attempt.kill_switch = bool(data.get("kill_switch", False))
     elif kind is EventType.EXECUTED and incident.attempts:
         incident.attempts[-1].job_run_id = data.get("job_run_id")
     elif kind is EventType.VALIDATED and incident.attempts:

@@ -145,8 +145,8 @@ class SafetyGate:
 
     def review(self, proposed: Action, ctx: DecisionContext) -> GateDecision:
         fired = self.violations(proposed, ctx)
-        action = Action.ESCALATE if fired else proposed
-        if self.settings.mode == Mode.SHADOW and action is not Action.ESCALATE:
-            # Shadow mode: the proposal is recorded as if approved, and a human is told instead.
-            return GateDecision(proposed, Action.ESCALATE, (*fired, "shadow_mode"), shadow=True)
-        return GateDecision(proposed, action, fired)
+        if self.settings.mode == Mode.SHADOW:
+            # Shadow mode: every proposal is recorded, nothing is executed, and a human is told instead.
+            stopped = () if proposed is Action.ESCALATE else ("shadow_mode",)
+            return GateDecision(proposed, Action.ESCALATE, (*fired, *stopped), shadow=True)
+        return GateDecision(proposed, Action.ESCALATE if fired else proposed, fired)

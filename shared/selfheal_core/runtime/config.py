@@ -10,6 +10,13 @@ from typing import Any
 
 from selfheal_core.domain.qlearning import LearnerSettings
 from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.domain.windows import (
+    BusinessHours,
+    Interval,
+    WindowError,
+    parse_business_hours,
+    parse_freeze_windows,
+)
 from selfheal_core.errors import InvalidInputError
 
 
@@ -55,6 +62,9 @@ class Config:
     human_timeout_seconds: int
     learning_enabled: bool
     exploration_seed: str
+    policy: str
+    freeze_windows: tuple[Interval, ...]
+    business_hours: BusinessHours | None
     learner: LearnerSettings
     safety: SafetySettings
     log_max_bytes: int
@@ -69,6 +79,14 @@ class Config:
             raise ConfigurationError(f"STORE_BACKEND must be dynamodb or sqlite, got {backend!r}")
         if backend == "dynamodb" and not env.get("EVENTS_TABLE"):
             raise ConfigurationError("EVENTS_TABLE is required with STORE_BACKEND=dynamodb")
+        policy = env.get("POLICY", "learned")
+        if policy not in ("learned", "rules"):
+            raise ConfigurationError(f"POLICY must be learned or rules, got {policy!r}")
+        try:
+            freeze_windows = parse_freeze_windows(env.get("FREEZE_WINDOWS", ""))
+            business_hours = parse_business_hours(env.get("BUSINESS_HOURS", ""))
+        except WindowError as error:
+            raise ConfigurationError(str(error)) from error
         mode = env.get("MODE", Mode.AUTO)
         if mode not in (Mode.AUTO, Mode.SHADOW):
             raise ConfigurationError(f"MODE must be auto or shadow, got {mode!r}")
@@ -89,6 +107,9 @@ class Config:
             human_timeout_seconds=int(_float(env, "HUMAN_TIMEOUT_SECONDS", 86400)),
             learning_enabled=_bool(env, "LEARNING_ENABLED", True),
             exploration_seed=env.get("EXPLORATION_SEED", ""),
+            policy=policy,
+            freeze_windows=freeze_windows,
+            business_hours=business_hours,
             learner=LearnerSettings(
                 learning_rate=_float(env, "LEARNING_RATE", LearnerSettings.learning_rate),
                 discount_factor=_float(env, "DISCOUNT_FACTOR", LearnerSettings.discount_factor),

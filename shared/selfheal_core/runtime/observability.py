@@ -19,7 +19,9 @@ def instrumented(correlation_id_path: str) -> Callable[[Handler], Handler]:
 
     def wrap(handler: Handler) -> Handler:
         traced = tracer.capture_lambda_handler(metrics.log_metrics(handler), capture_response=False)
-        wrapped = logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path, clear_state=True)
+        wrapped = logger.inject_lambda_context(
+            traced, correlation_id_path=correlation_id_path, clear_state=True
+        )
         return wrapped  # type: ignore[return-value]
 
     return wrap

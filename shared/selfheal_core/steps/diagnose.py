@@ -11,8 +11,10 @@ from selfheal_core.domain.diagnosis import Classify, Evidence, diagnose
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.evidence import bad_record_fraction
 from selfheal_core.domain.incident import EventType, incident_id_for
+from selfheal_core.domain.windows import BusinessHours, Interval, in_freeze_window
 from selfheal_core.errors import RemediationError
 from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, LogReader
+from selfheal_core.vocabulary import Category
 
 TABLES_ARGUMENT = "--selfheal-tables"
 
@@ -27,8 +29,31 @@ class Trigger:
     extra: Mapping[str, Any]
 
 
+DATA_QUALITY_EVENT = "Data Quality Evaluation Results Available"
+
+
 def trigger_from_event(event: Mapping[str, Any]) -> Trigger:
+    """The failed run an event is about. A Glue Data Quality result names it in ``detail.context``
+    (``jobName`` and ``jobId``, the job run id), so a DQ failure and the run's own FAILED event for the
+    same run open the same incident once."""
     detail = event["detail"]
+    if event.get("detail-type") == DATA_QUALITY_EVENT:
+        context = detail["context"]
+        failed = int(detail.get("rulesFailed", 0))
+        total = failed + int(detail.get("rulesSucceeded", 0)) + int(detail.get("rulesSkipped", 0))
+        rulesets = ", ".join(detail.get("rulesetNames", [])) or "ruleset"
+        result_id = str(detail.get("resultID") or detail.get("resultId") or "")
+        return Trigger(
+            job_name=str(context["jobName"]),
+            job_run_id=str(context.get("jobId") or result_id),
+            state=str(detail.get("state", "FAILED")),
+            message=(
+                f"Glue Data Quality: {failed} of {total} rules failed in {rulesets} "
+                f"(score {float(detail.get('score', 0.0)):.2f}, result {result_id})"
+            ),
+            kind="data_quality",
+            extra={"result_id": result_id, "score": detail.get("score"), "rules_failed": failed},
+        )
     return Trigger(
         job_name=str(detail["jobName"]),
         job_run_id=str(detail["jobRunId"]),
@@ -52,7 +77,16 @@ def declared_tables(job: JobInfo | None) -> list[tuple[str, str]]:
     return tables
 
 
-def gather_evidence(trigger: Trigger, glue: GlueCatalog, logs: LogReader) -> tuple[Evidence, dict[str, Any]]:
+@dataclass(frozen=True)
+class ChangeWindows:
+    now: datetime
+    freeze_windows: tuple[Interval, ...] = ()
+    business_hours: BusinessHours | None = None
+
+
+def gather_evidence(
+    trigger: Trigger, glue: GlueCatalog, logs: LogReader, windows: ChangeWindows | None = None
+) -> tuple[Evidence, dict[str, Any]]:
     notes: list[str] = []
     job: JobInfo | None = None
     try:
@@ -85,13 +119,28 @@ def gather_evidence(trigger: Trigger, glue: GlueCatalog, logs: LogReader) -> tup
 
     # The event's message first: it is what Glue itself reported, and it survives a missing log.
     text = "\n".join(part for part in (trigger.message, run_error, log.text) if part)
+    fraction = bad_record_fraction(text)
+    if trigger.kind == "data_quality":
+        rows = None
+        if trigger.extra.get("result_id"):
+            rows = glue.data_quality_rows(str(trigger.extra["result_id"]))
+        if rows is not None:
+            fraction = rows[0] / rows[1]
+        elif fraction is None:
+            notes.append("the data quality result exposes no row counts; bad-record fraction unknown")
     evidence = Evidence(
         job_name=trigger.job_name,
         error_log=text,
         tags=dict(job.tags) if job else {},
         table_versions=versions,
         last_success=last_success,
-        bad_record_fraction=bad_record_fraction(text),
+        bad_record_fraction=fraction,
+        in_freeze_window=bool(windows and in_freeze_window(windows.now, windows.freeze_windows)),
+        in_business_hours=bool(
+            windows and windows.business_hours and windows.business_hours.contains(windows.now)
+        ),
+        reported_category=Category.DATA_QUALITY if trigger.kind == "data_quality" else None,
+        reported_evidence=(trigger.message,) if trigger.kind == "data_quality" else (),
         notes=tuple(notes),
     )
     sources = {"log_sources": list(log.sources), "log_truncated": log.truncated}
@@ -105,6 +154,7 @@ def run(
     glue: GlueCatalog,
     logs: LogReader,
     classify: Classify,
+    windows: ChangeWindows | None = None,
 ) -> dict[str, Any]:
     trigger = trigger_from_event(event)
     incident_id = incident_id_for(trigger.job_name, trigger.job_run_id)
@@ -126,7 +176,7 @@ def run(
         # At-least-once delivery: another execution already owns this failed run.
         return {**summary, "duplicate": True, "owner_execution_id": opened.data.get("execution_id")}
 
-    evidence, sources = gather_evidence(trigger, glue, logs)
+    evidence, sources = gather_evidence(trigger, glue, logs, windows)
     diagnosis = diagnose(evidence, classify)
     store.append(incident_id, EventType.DIAGNOSED, {**diagnosis.to_dict(), **sources})
     return {

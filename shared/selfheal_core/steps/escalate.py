@@ -9,6 +9,7 @@ from urllib.parse import quote
 from selfheal_core.domain.incident import EventType, Incident, incident_id_for
 from selfheal_core.ports import EventStore, Notifier
 from selfheal_core.steps.common import load_incident
+from selfheal_core.steps.diagnose import trigger_from_event
 from selfheal_core.vocabulary import Action
 
 
@@ -16,9 +17,12 @@ def _ensure_incident(state: Mapping[str, Any], store: EventStore) -> str:
     """An error before the incident was opened must still leave an incident behind: open it here."""
     if state.get("incident_id"):
         return str(state["incident_id"])
-    detail = state.get("detail") or {}
-    job_name = str(detail.get("jobName") or "unknown-job")
-    run_id = str(detail.get("jobRunId") or state.get("id") or "unknown-run")
+    try:
+        trigger = trigger_from_event(state)
+        job_name, run_id = trigger.job_name, trigger.job_run_id
+    except (KeyError, TypeError, ValueError):
+        # Too malformed to name its run: key the incident by the event id so it is still recorded once.
+        job_name, run_id = "unknown-job", str(state.get("id") or "unknown-event")
     incident_id = incident_id_for(job_name, run_id)
     store.open(incident_id, {"job_name": job_name, "job_run_id": run_id, "trigger": dict(state)})
     return incident_id

@@ -81,7 +81,9 @@ def run(
         if action is Action.ROLLBACK:
             details = _rollback(incident, glue)
         if action is Action.QUARANTINE:
-            root = quarantine_uri.rstrip("/") or "s3://selfheal-quarantine"
+            root = quarantine_uri.rstrip("/")
+            if not root:
+                raise RemediationError("quarantine needs QUARANTINE_URI: where the job may put bad records")
             arguments[QUARANTINE_ARGUMENT] = f"{root}/{incident.job_name}/{incident_id}/"
             details = {"quarantine_path": arguments[QUARANTINE_ARGUMENT]}
         run_id = glue.start_job_run(incident.job_name, arguments)

@@ -41,7 +41,7 @@ def transitions_of(
 ) -> list[Transition]:
     """One transition per attempt the policy decided; shadow and kill-switch attempts teach nothing."""
     steps = [a for a in incident.attempts if a.action is not None and a.proposed is not None]
-    if any(a.shadow or "kill_switch" in a.rules_fired for a in steps):
+    if any(a.shadow or a.kill_switch for a in steps):
         return []
     transitions: list[Transition] = []
     previous: tuple[Action, ...] = ()
@@ -125,7 +125,6 @@ def run(
                 updates += 1
             total_reward += transition.reward
 
-    final = incident.current_attempt
     outcome = incident.outcome
     store.append(
         incident_id,

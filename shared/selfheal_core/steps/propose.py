@@ -16,9 +16,13 @@ from selfheal_core.domain.qlearning import (
     job_state_key,
     state_key,
 )
+from selfheal_core.domain.rules import rule_action
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.ports import EventStore, QTableStore
 from selfheal_core.steps.common import context_for, gate_for, load_incident
+
+LEARNED = "learned"
+RULES = "rules"
 
 
 def exploration_rng(incident_id: str, attempt: int, seed: str) -> np.random.Generator:
@@ -35,6 +39,7 @@ def run(
     safety: SafetySettings,
     explore: bool,
     exploration_seed: str = "",
+    policy_name: str = "learned",
 ) -> dict[str, Any]:
     incident = load_incident(store, incident_id)
     attempt = len(incident.attempts) + 1
@@ -44,9 +49,13 @@ def run(
 
     keys = [state_key(ctx), job_state_key(ctx)]
     policy = QLearningPolicy(QTable(qtable.load_rows(keys)), learner, rng)
-    action = policy.select_action(ctx, allowed, explore=explore)
-    greedy = policy.greedy_action(ctx, allowed)
     q_values = policy.q_values(ctx)
+    if policy_name == RULES:
+        # The rulebook, behind the same gate: a conservative mode to run until the learned table is trusted.
+        greedy = action = rule_action(ctx)
+    else:
+        action = policy.select_action(ctx, allowed, explore=explore)
+        greedy = policy.greedy_action(ctx, allowed)
 
     store.append(
         incident_id,
@@ -55,6 +64,7 @@ def run(
             "attempt": attempt,
             "action": action.value,
             "explored": action != greedy,
+            "policy": policy_name,
             "allowed": [a.value for a in allowed],
             "state": state_key(ctx),
             "q_values": {a.value: round(float(q_values[i]), 4) for a, i in ACTION_INDEX.items()},

@@ -19,11 +19,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
     from selfheal.commands.replay import engine_options
     from selfheal.local.engine import LocalEngine
     from selfheal.local.render import print_incident, summary_table
     from selfheal.local.replay import PROJECT_EVENTS, load_event, replay, selfheal_home
-    from selfheal_core.adapters.sqlite_store import SqliteEventStore
 
     console = Console()
     home = selfheal_home() / "demo"
@@ -38,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
                 rows.append({"event": path.stem, **replay(engine, load_event(path)).data})
                 progress.advance(task)
             progress.update(task, description="redelivering one event (at-least-once delivery)")
-            rows.append({"event": f"{samples[0].stem} (again)", **replay(engine, load_event(samples[0])).data})
+            rows.append(
+                {"event": f"{samples[0].stem} (again)", **replay(engine, load_event(samples[0])).data}
+            )
             progress.advance(task)
 
     store = SqliteEventStore(home / "selfheal.sqlite3")

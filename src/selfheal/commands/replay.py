@@ -20,7 +20,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         default="answer",
         help="whether the local on-call answers escalations or lets them time out",
     )
-    parser.add_argument("--world", type=Path, default=None, help="simulated Glue world (events/local/world.json)")
+    parser.add_argument(
+        "--world", type=Path, default=None, help="simulated Glue world (events/local/world.json)"
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -49,10 +51,11 @@ def engine_options(args: argparse.Namespace, home: Path, outcome: str | None = N
 
 
 def run(args: argparse.Namespace) -> int:
+    from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
     from selfheal.local.engine import LocalEngine
     from selfheal.local.render import print_incident
     from selfheal.local.replay import load_event, replay, selfheal_home
-    from selfheal_core.adapters.sqlite_store import SqliteEventStore
 
     event = load_event(args.event)
     home = selfheal_home()

@@ -9,6 +9,7 @@ SQLite under ``SELFHEAL_HOME``, exactly as the deployed functions persist them i
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -23,8 +24,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import moto  # noqa: F401  (imported before any boto3 client is made, so every client is mocked)
 import boto3
+import moto  # noqa: F401  (imported before any boto3 client is made, so every client is mocked)
+from selfheal_core.steps.diagnose import trigger_from_event
 
 from selfheal.errors import UsageError
 from selfheal.local import patches
@@ -97,6 +99,7 @@ class EngineOptions:
     kill_switch: bool = False
     human: str = "answer"  # "answer": the local on-call fixes it; "timeout": nobody answers
     learning: bool = True
+    policy: str = "learned"  # "learned" | "rules"
     max_attempts: int = 3
     world: World = field(default_factory=lambda: World(jobs={}, run_logs={}))
 
@@ -174,6 +177,7 @@ class LocalEngine:
             "HUMAN_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
             "LEARNING_ENABLED": "true" if self.options.learning else "false",
             "EXPLORATION_SEED": str(self.options.seed),
+            "POLICY": self.options.policy,
             "AWS_REGION": REGION,
             "POWERTOOLS_SERVICE_NAME": "selfheal",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("SELFHEAL_LOG_LEVEL", "CRITICAL"),
@@ -248,10 +252,8 @@ class LocalEngine:
             histories = {name: versions for name, versions in fixture.tables.items() if versions}
             for table, versions in histories.items():
                 database, _, name = table.partition(".")
-                try:
+                with contextlib.suppress(glue.exceptions.AlreadyExistsException):
                     glue.create_database(DatabaseInput={"Name": database})
-                except glue.exceptions.AlreadyExistsException:
-                    pass
                 glue.create_table(DatabaseName=database, TableInput=_table_input(name, versions[0]))
             success = FakeJobRun(job_name, arguments={})
             success.status = "SUCCEEDED"
@@ -314,14 +316,12 @@ class LocalEngine:
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, event: Mapping[str, Any]) -> str:
-        detail = event.get("detail") or {}
-        if event.get("detail-type") == "Glue Job State Change" and detail.get("jobName"):
-            self.seed_failed_run(
-                str(detail["jobName"]),
-                str(detail.get("jobRunId", "")),
-                str(detail.get("state", "FAILED")),
-                str(detail.get("message", "")),
-            )
+        try:
+            trigger = trigger_from_event(event)
+        except (KeyError, TypeError):
+            trigger = None  # a malformed event still runs: Diagnose rejects it and Escalate records it
+        if trigger is not None:
+            self.seed_failed_run(trigger.job_name, trigger.job_run_id, "FAILED", trigger.message)
         return str(
             self.client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(event)

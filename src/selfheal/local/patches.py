@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ def apply() -> None:
         _patch_glue()
         _patch_client_cache()
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        # Metrics are disabled locally; a handler that raised before emitting any still warns.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         _applied = True
 
 

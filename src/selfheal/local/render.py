@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
 from selfheal_core.domain.incident import EventType, IncidentEvent
 
 OUTCOME_STYLE = {"resolved": "green", "escalated": "yellow", "duplicate": "cyan", "failed": "red"}
@@ -17,7 +16,9 @@ def describe(event: IncidentEvent) -> tuple[str, str] | None:
     d: Mapping[str, Any] = event.data
     kind = event.type
     if kind is EventType.DIAGNOSED:
-        drift = ", ".join(f"{r['table']}: {'+'.join(r['kinds'])}" for r in d.get("drift", []) if r.get("kinds"))
+        drift = ", ".join(
+            f"{r['table']}: {'+'.join(r['kinds'])}" for r in d.get("drift", []) if r.get("kinds")
+        )
         bad = d.get("bad_record_fraction")
         extra = f"; bad records {bad:.2%}" if isinstance(bad, float) else ""
         return "Diagnose", (
@@ -26,14 +27,22 @@ def describe(event: IncidentEvent) -> tuple[str, str] | None:
         )
     if kind is EventType.PROPOSED:
         how = "explored" if d.get("explored") else "greedy"
-        return "Propose", f"attempt {d.get('attempt')}: {d.get('action')} ({how}, allowed: {', '.join(d.get('allowed', []))})"
+        allowed = ", ".join(d.get("allowed", []))
+        return "Propose", f"attempt {d.get('attempt')}: {d.get('action')} ({how}, allowed: {allowed})"
     if kind is EventType.GATED:
         if d.get("rules_fired"):
-            return "SafetyGate", f"{d.get('proposed')} -> {d.get('action')} (rules: {', '.join(d['rules_fired'])})"
+            return (
+                "SafetyGate",
+                f"{d.get('proposed')} -> {d.get('action')} (rules: {', '.join(d['rules_fired'])})",
+            )
         return "SafetyGate", f"{d.get('action')} allowed"
     if kind is EventType.EXECUTED:
         if d.get("job_run_id"):
-            extra = f", restored {d['restored_table']} to version {d['restored_version']}" if d.get("restored_table") else ""
+            extra = (
+                f", restored {d['restored_table']} to version {d['restored_version']}"
+                if d.get("restored_table")
+                else ""
+            )
             return "Execute", f"{d.get('action')}: started run {str(d['job_run_id'])[:16]}…{extra}"
         return "Execute", f"{d.get('action')}: no Glue call"
     if kind is EventType.VALIDATED and d.get("final"):
@@ -51,8 +60,9 @@ def describe(event: IncidentEvent) -> tuple[str, str] | None:
 def print_incident(console: Console, summary: Mapping[str, Any], events: Iterable[IncidentEvent]) -> None:
     outcome = str(summary["outcome"])
     style = OUTCOME_STYLE.get(outcome, "white")
+    source = f"{summary['event']}: " if summary.get("event") else ""
     console.print(
-        f"[bold]{summary['job_name']}[/bold] run {str(summary['job_run_id'])[:18]}… "
+        f"{source}[bold]{summary['job_name']}[/bold] run {str(summary['job_run_id'])[:18]}… "
         f"[{style}]{outcome}[/{style}] (incident {summary['incident_id']}, execution {summary['status']})"
     )
     if outcome == "duplicate":

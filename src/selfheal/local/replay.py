@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selfheal.errors import UsageError
-from selfheal.local.engine import ExecutionResult, LocalEngine
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
 from selfheal_core.domain.incident import Outcome, fold, incident_id_for
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.runtime.validation import validate
+from selfheal_core.steps.diagnose import trigger_from_event
 from selfheal_core.steps.learn import final_action
+
+from selfheal.errors import UsageError
+from selfheal.local.engine import ExecutionResult, LocalEngine
 
 PROJECT_EVENTS = Path(__file__).resolve().parents[3] / "events"
 DEFAULT_WORLD = PROJECT_EVENTS / "local" / "world.json"
@@ -53,9 +55,8 @@ class IncidentSummary:
 
 
 def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> IncidentSummary:
-    detail = event.get("detail") or {}
-    job_name = str(detail.get("jobName", ""))
-    job_run_id = str(detail.get("jobRunId", ""))
+    trigger = trigger_from_event(event)
+    job_name, job_run_id = trigger.job_name, trigger.job_run_id
     incident_id = incident_id_for(job_name, job_run_id)
     store = SqliteEventStore(home / "selfheal.sqlite3")
     try:

@@ -1,0 +1,359 @@
+"""In-memory fakes of the ports in ``selfheal_core.ports``, for step and handler tests.
+
+The fakes keep the semantics of the real adapters that the steps rely on (sequence numbers, the
+``open`` idempotency, optimistic versions, ``RemediationError`` for missing Glue resources) and record
+what was asked of them, so tests can assert on calls and their order. Fakes wired by ``make_deps``
+share one ``trace`` list: every store append and every Glue write is logged there in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from selfheal_core.domain.drift import Column, TableVersion
+from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.errors import ConcurrentUpdateError, RemediationError
+from selfheal_core.ports import JobInfo, JobRun, LogRead
+from selfheal_core.runtime.config import Config
+from selfheal_core.runtime.wiring import Dependencies
+
+T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by a fake to simulate a Lambda dying mid-step (timeout, OOM, lost container)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- event log --------------------------------------------------------------------------------------
+class InMemoryEventStore:
+    """Same semantics as ``SqliteEventStore``: ``open`` is idempotent and ``append`` assigns ``seq``."""
+
+    def __init__(self, trace: list[str] | None = None) -> None:
+        self._events: dict[str, list[IncidentEvent]] = {}
+        self._lock = threading.Lock()
+        self.trace = trace if trace is not None else []
+        self._crash_before: set[EventType] = set()
+
+    def crash_before_append(self, type: EventType) -> None:
+        """The next append of ``type`` raises ``SimulatedCrash`` without storing anything."""
+        self._crash_before.add(type)
+
+    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
+        with self._lock:
+            existing = self._events.get(incident_id)
+            if existing:
+                return False, existing[0]
+            event = IncidentEvent(incident_id, 0, EventType.OPENED, _now(), dict(data))
+            self._events[incident_id] = [event]
+            self.trace.append(f"store.{EventType.OPENED.value}")
+            return True, event
+
+    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
+        with self._lock:
+            if type in self._crash_before:
+                self._crash_before.discard(type)
+                raise SimulatedCrash(f"crashed before appending {type.value}")
+            events = self._events.setdefault(incident_id, [])
+            event = IncidentEvent(incident_id, len(events), type, _now(), dict(data))
+            events.append(event)
+            self.trace.append(f"store.{type.value}")
+            return event
+
+    def load(self, incident_id: str) -> list[IncidentEvent]:
+        with self._lock:
+            return sorted(self._events.get(incident_id, []), key=lambda e: e.seq)
+
+    def types(self, incident_id: str) -> list[EventType]:
+        return [e.type for e in self.load(incident_id)]
+
+    def last(self, incident_id: str, type: EventType) -> IncidentEvent:
+        return [e for e in self.load(incident_id) if e.type is type][-1]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __contains__(self, incident_id: object) -> bool:
+        return incident_id in self._events
+
+
+# -- Q-table ----------------------------------------------------------------------------------------
+class InMemoryQTableStore:
+    """Rows with an optimistic version: ``apply`` re-reads and re-applies on a version conflict."""
+
+    def __init__(self, rows: Mapping[str, QEntry] | None = None, max_conflicts: int = 20) -> None:
+        self._rows: dict[str, QEntry] = {k: _copy(v) for k, v in (rows or {}).items()}
+        self._lock = threading.Lock()
+        self.max_conflicts = max_conflicts
+        self.applied: list[str] = []
+
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
+        with self._lock:
+            return {k: _copy(self._rows[k]) for k in dict.fromkeys(keys) if k in self._rows}
+
+    def all_rows(self) -> dict[str, QEntry]:
+        with self._lock:
+            return {k: _copy(v) for k, v in self._rows.items()}
+
+    def read(self, key: str) -> QEntry | None:
+        with self._lock:
+            row = self._rows.get(key)
+            return _copy(row) if row is not None else None
+
+    def write_if_version(self, key: str, entry: QEntry, expected_version: int | None) -> bool:
+        with self._lock:
+            stored = self._rows.get(key)
+            if (None if stored is None else stored.version) != expected_version:
+                return False
+            self._rows[key] = _copy(entry)
+            return True
+
+    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
+        for _ in range(self.max_conflicts):
+            stored = self.read(key)
+            base = stored if stored is not None else QEntry(initial.values.copy(), initial.visits.copy(), 0)
+            new = update(base)
+            if self.write_if_version(key, new, stored.version if stored is not None else None):
+                self.applied.append(key)
+                return new
+        raise ConcurrentUpdateError(f"Q-row {key!r} kept changing")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+
+def _copy(entry: QEntry) -> QEntry:
+    return QEntry(entry.values.copy(), entry.visits.copy(), entry.version)
+
+
+# -- Glue -------------------------------------------------------------------------------------------
+class FakeGlue:
+    """Jobs, runs and catalog table versions; records every write (``started``, ``restores``)."""
+
+    def __init__(self, trace: list[str] | None = None) -> None:
+        self.jobs: dict[str, JobInfo] = {}
+        self.runs: dict[str, list[JobRun]] = {}
+        self.tables: dict[tuple[str, str], list[TableVersion]] = {}
+        self.started: list[tuple[str, dict[str, str]]] = []
+        self.restores: list[tuple[str, str, str]] = []
+        self.dq_results: dict[str, tuple[int, int]] = {}  # result id -> (rows failed, rows processed)
+        self.calls: list[str] = []
+        self.trace = trace if trace is not None else []
+        self.next_run_state = "RUNNING"
+        self._ids = itertools.count(1)
+        self._crash: dict[str, str] = {}
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def add_job(
+        self,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        default_arguments: Mapping[str, str] | None = None,
+    ) -> JobInfo:
+        job = JobInfo(name=name, tags=dict(tags or {}), default_arguments=dict(default_arguments or {}))
+        self.jobs[name] = job
+        self.runs.setdefault(name, [])
+        return job
+
+    def add_run(
+        self,
+        job_name: str,
+        run_id: str | None = None,
+        state: str = "FAILED",
+        arguments: Mapping[str, str] | None = None,
+        error_message: str | None = None,
+        started_on: datetime | None = None,
+        completed_on: datetime | None = None,
+    ) -> str:
+        run_id = run_id or f"jr_seed{next(self._ids)}"
+        run = JobRun(
+            job_name=job_name,
+            run_id=run_id,
+            state=state,
+            arguments=dict(arguments or {}),
+            error_message=error_message,
+            started_on=started_on,
+            completed_on=completed_on,
+        )
+        self.runs.setdefault(job_name, []).append(run)
+        return run_id
+
+    def set_run(self, job_name: str, run_id: str, **changes: Any) -> None:
+        runs = self.runs[job_name]
+        index = next(i for i, r in enumerate(runs) if r.run_id == run_id)
+        runs[index] = replace(runs[index], **changes)
+
+    def add_table_version(
+        self,
+        database: str,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        partition_keys: Sequence[tuple[str, str]] = (),
+        updated_at: datetime | None = None,
+    ) -> str:
+        versions = self.tables.setdefault((database, table), [])
+        version = TableVersion(
+            version_id=str(len(versions) + 1),
+            columns=tuple(Column(n, t) for n, t in columns),
+            partition_keys=tuple(Column(n, t) for n, t in partition_keys),
+            updated_at=updated_at,
+        )
+        versions.append(version)
+        return version.version_id
+
+    def crash(self, method: str, when: str = "before") -> None:
+        """The next call of ``method`` raises ``SimulatedCrash``, before or after doing its work."""
+        self._crash[method] = when
+
+    def _maybe_crash(self, method: str, when: str) -> None:
+        if self._crash.get(method) == when:
+            del self._crash[method]
+            raise SimulatedCrash(f"crashed {when} {method}")
+
+    # -- GlueCatalog -------------------------------------------------------------------------------
+    def get_job(self, job_name: str) -> JobInfo:
+        self.calls.append("get_job")
+        if job_name not in self.jobs:
+            raise RemediationError(f"get job {job_name}: EntityNotFoundException: Job {job_name} not found.")
+        return self.jobs[job_name]
+
+    def get_job_run(self, job_name: str, run_id: str) -> JobRun:
+        self.calls.append("get_job_run")
+        self._maybe_crash("get_job_run", "before")
+        for run in self.runs.get(job_name, []):
+            if run.run_id == run_id:
+                return run
+        raise RemediationError(f"get run {run_id} of {job_name}: EntityNotFoundException")
+
+    def recent_runs(self, job_name: str, limit: int = 50) -> list[JobRun]:
+        self.calls.append("recent_runs")
+        if job_name not in self.runs:
+            raise RemediationError(f"list runs of {job_name}: EntityNotFoundException")
+        return list(reversed(self.runs[job_name]))[:limit]
+
+    def table_versions(self, database: str, table: str) -> list[TableVersion]:
+        self.calls.append("table_versions")
+        if (database, table) not in self.tables:
+            raise RemediationError(f"table versions of {database}.{table}: EntityNotFoundException")
+        return list(self.tables[(database, table)])
+
+    def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
+        self.calls.append("data_quality_rows")
+        return self.dq_results.get(result_id)
+
+    # -- GlueActions -------------------------------------------------------------------------------
+    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+        self.calls.append("start_job_run")
+        self._maybe_crash("start_job_run", "before")
+        if job_name not in self.jobs:
+            raise RemediationError(f"start {job_name}: EntityNotFoundException")
+        run_id = f"jr_new{next(self._ids)}"
+        self.started.append((job_name, dict(arguments)))
+        self.trace.append("glue.start_job_run")
+        self.runs[job_name].append(
+            JobRun(job_name, run_id, self.next_run_state, dict(arguments), started_on=T0 + timedelta(hours=1))
+        )
+        self._maybe_crash("start_job_run", "after")
+        return run_id
+
+    def restore_table_version(self, database: str, table: str, version_id: str) -> None:
+        self.calls.append("restore_table_version")
+        versions = self.tables.get((database, table))
+        old = next((v for v in versions or () if v.version_id == version_id), None)
+        if old is None:
+            raise RemediationError(f"{database}.{table} has no version {version_id}")
+        self.restores.append((database, table, version_id))
+        self.trace.append("glue.restore_table_version")
+        assert versions is not None
+        versions.append(replace(old, version_id=str(len(versions) + 1), updated_at=None))
+
+    def __contains__(self, job_name: object) -> bool:
+        return job_name in self.jobs
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
+# -- logs, notifications, settings -------------------------------------------------------------------
+class FakeLogReader:
+    def __init__(self, logs: Mapping[str, str] | None = None) -> None:
+        self.logs: dict[str, str] = dict(logs or {})
+        self.reads: list[str] = []
+
+    def read_run_logs(self, job_run_id: str) -> LogRead:
+        self.reads.append(job_run_id)
+        if job_run_id not in self.logs:
+            return LogRead("", (), (f"no CloudWatch log found for run {job_run_id}",))
+        return LogRead(self.logs[job_run_id], (f"/aws-glue/jobs/error:{job_run_id}",))
+
+    def __contains__(self, job_run_id: object) -> bool:
+        return job_run_id in self.logs
+
+    def __len__(self) -> int:
+        return len(self.logs)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, subject: str, message: Mapping[str, Any]) -> str:
+        self.messages.append((subject, dict(message)))
+        return f"msg-{len(self.messages)}"
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+class StaticSettings:
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.values = dict(values or {})
+        self.loads = 0
+
+    def load(self) -> Mapping[str, Any]:
+        self.loads += 1
+        return dict(self.values)
+
+
+# -- wiring -----------------------------------------------------------------------------------------
+TEST_ENV: dict[str, str] = {
+    "STORE_BACKEND": "sqlite",
+    "SQLITE_PATH": ":memory:",
+    "QUARANTINE_URI": "s3://quarantine-bucket/selfheal",
+    "BACKOFF_SECONDS": "60",
+    "POLL_SECONDS": "30",
+    "MAX_POLLS": "5",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def make_config(**env: str) -> Config:
+    return Config.from_env({**TEST_ENV, **env})
+
+
+def make_deps(env: Mapping[str, str] | None = None, **overrides: Any) -> Dependencies:
+    """A ``Dependencies`` of fresh fakes sharing one ``trace``; any field can be overridden by name."""
+    trace: list[str] = []
+    fields: dict[str, Any] = {
+        "config": Config.from_env({**TEST_ENV, **(env or {})}),
+        "store": InMemoryEventStore(trace),
+        "qtable": InMemoryQTableStore(),
+        "glue": FakeGlue(trace),
+        "logs": FakeLogReader(),
+        "notifier": RecordingNotifier(),
+        "settings": StaticSettings(),
+    }
+    fields.update(overrides)
+    return Dependencies(**fields)

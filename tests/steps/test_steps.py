@@ -1,0 +1,645 @@
+"""The use cases on in-memory fakes: ordering, idempotency and the records each step leaves behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from fakes import T0, SimulatedCrash, make_deps
+from selfheal_core.domain.incident import EventType, Outcome, incident_id_for
+from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, LearnerSettings, QEntry, state_key
+from selfheal_core.domain.reward import RewardWeights
+from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.errors import InvalidInputError, RemediationError
+from selfheal_core.steps import diagnose, escalate, execute, learn, propose, safety_gate, validate
+from selfheal_core.steps.common import context_for, load_incident
+from selfheal_core.vocabulary import Action, Category
+
+JOB = "orders-daily"
+FAILED_RUN = "jr_failed"
+MESSAGE = "An error occurred while calling o88.pyWriteDynamicFrame"
+EVENT = {
+    "id": "evt-1",
+    "source": "aws.glue",
+    "detail-type": "Glue Job State Change",
+    "detail": {"jobName": JOB, "jobRunId": FAILED_RUN, "state": "FAILED", "message": MESSAGE},
+}
+INCIDENT = incident_id_for(JOB, FAILED_RUN)
+SAFE = SafetySettings()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: Category
+    confidence: float = 0.9
+    signature: str | None = "sig"
+    evidence: tuple[str, ...] = ("the evidence line",)
+
+
+def classifier(category: Category, confidence: float = 0.9):
+    seen: list[str] = []
+
+    def classify(text: str) -> Verdict:
+        seen.append(text)
+        return Verdict(category, confidence)
+
+    classify.seen = seen  # type: ignore[attr-defined]
+    return classify
+
+
+def seed(deps, *, drift: bool = False, tags=None, log: str | None = "ERROR the failure from the log"):
+    """A job that succeeded at T0+1h, whose table changed at T0+2h (when ``drift``) and failed at T0+3h."""
+    glue = deps.glue
+    glue.add_job(JOB, tags or {"criticality": "medium"}, {"--selfheal-tables": "sales.orders"})
+    glue.add_run(JOB, "jr_ok", "SUCCEEDED", started_on=T0, completed_on=T0 + timedelta(hours=1))
+    glue.add_table_version("sales", "orders", [("id", "bigint"), ("amount", "double")], updated_at=T0)
+    if drift:
+        glue.add_table_version(
+            "sales", "orders", [("id", "bigint"), ("amount", "string")], updated_at=T0 + timedelta(hours=2)
+        )
+    glue.add_run(
+        JOB,
+        FAILED_RUN,
+        "FAILED",
+        arguments={"--day": "2026-11-01", "--JOB_ID": "j_123", "--job-bookmark-option-from": "x"},
+        error_message="run error message",
+        started_on=T0 + timedelta(hours=3),
+    )
+    if log is not None:
+        deps.logs.logs[FAILED_RUN] = log
+
+
+def diagnosed(deps, category: Category, confidence: float = 0.9, **seed_kw) -> str:
+    seed(deps, **seed_kw)
+    result = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(category, confidence))
+    return result["incident_id"]
+
+
+def proposed(deps, action: Action, attempt: int | None = None) -> None:
+    incident = load_incident(deps.store, INCIDENT)
+    number = attempt or len(incident.attempts) + 1
+    deps.store.append(INCIDENT, EventType.PROPOSED, {"attempt": number, "action": action.value})
+
+
+def gated(deps, action: Action, safety: SafetySettings = SAFE) -> dict:
+    proposed(deps, action)
+    return safety_gate.run(INCIDENT, deps.store, safety, backoff_seconds=60)
+
+
+def executed(deps, action: Action, safety: SafetySettings = SAFE) -> dict:
+    gate = gated(deps, action, safety)
+    assert gate["action"] == action.value, gate
+    return execute.run(INCIDENT, deps.store, deps.glue, "s3://q/root/", poll_seconds=30)
+
+
+def validated(deps, max_attempts: int = 3, max_polls: int = 5) -> dict:
+    return validate.run(INCIDENT, deps.store, deps.glue, max_attempts, max_polls)
+
+
+def do_propose(deps, safety: SafetySettings, explore: bool, learner=None, seed: str = "") -> dict:
+    return propose.run(
+        INCIDENT,
+        deps.store,
+        deps.qtable,
+        learner or LearnerSettings(),
+        safety,
+        explore=explore,
+        exploration_seed=seed,
+    )
+
+
+def finish_run(deps, state: str, minutes: float = 10.0) -> None:
+    run_id = load_incident(deps.store, INCIDENT).current_attempt.job_run_id
+    deps.glue.set_run(
+        JOB,
+        run_id,
+        state=state,
+        started_on=T0,
+        completed_on=T0 + timedelta(minutes=minutes),
+        error_message=None if state == "SUCCEEDED" else "still broken",
+    )
+
+
+# -- Diagnose ----------------------------------------------------------------------------------------
+def test_diagnose_opens_once_and_another_execution_is_a_duplicate():
+    deps = make_deps()
+    seed(deps)
+    classify = classifier(Category.THROTTLING)
+    first = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classify)
+    assert first["duplicate"] is False and first["category"] == "throttling"
+    assert first["incident_id"] == INCIDENT
+
+    second = diagnose.run(EVENT, "exec-2", deps.store, deps.glue, deps.logs, classify)
+    assert second["duplicate"] is True and second["owner_execution_id"] == "exec-1"
+    assert "category" not in second
+
+    retry = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classify)
+    assert retry["duplicate"] is False and retry["category"] == "throttling"
+
+    assert len(deps.store) == 1
+    types = deps.store.types(INCIDENT)
+    assert types.count(EventType.OPENED) == 1
+    assert types.count(EventType.DIAGNOSED) == 2  # the duplicate wrote nothing
+    assert len(classify.seen) == 2
+
+
+def test_diagnose_reads_message_run_error_and_log_in_that_order():
+    deps = make_deps()
+    seed(deps, log="the log line")
+    classify = classifier(Category.THROTTLING)
+    diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classify)
+    assert classify.seen == [f"{MESSAGE}\nrun error message\nthe log line"]
+    data = deps.store.last(INCIDENT, EventType.DIAGNOSED).data
+    assert data["log_sources"] == [f"/aws-glue/jobs/error:{FAILED_RUN}"]
+
+
+def test_diagnose_detects_drift_against_the_last_success():
+    deps = make_deps()
+    seed(deps, drift=True)
+    result = diagnose.run(
+        EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.TYPE_MISMATCH)
+    )
+    assert result["drift"] is True
+    report = deps.store.last(INCIDENT, EventType.DIAGNOSED).data["drift"][0]
+    assert report["table"] == "sales.orders"
+    assert (report["baseline_version"], report["current_version"]) == ("1", "2")
+    assert report["type_changed"] == [["amount", "double", "string"]]
+
+
+def test_missing_job_run_and_log_become_notes_not_errors():
+    deps = make_deps()  # nothing seeded at all
+    result = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.UNKNOWN))
+    assert result["category"] == "unknown" and result["drift"] is False
+    notes = deps.store.last(INCIDENT, EventType.DIAGNOSED).data["notes"]
+    assert any(n.startswith("job not readable") for n in notes)
+    assert any(n.startswith("failed run not readable") for n in notes)
+    assert any(n.startswith("run history not readable") for n in notes)
+    assert f"no CloudWatch log found for run {FAILED_RUN}" in notes
+
+
+def test_missing_declared_table_becomes_a_note():
+    deps = make_deps()
+    deps.glue.add_job(JOB, {}, {"--selfheal-tables": "sales.orders, sales.gone"})
+    deps.glue.add_table_version("sales", "orders", [("id", "int")])
+    diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.SCHEMA_DRIFT))
+    data = deps.store.last(INCIDENT, EventType.DIAGNOSED).data
+    assert any(n.startswith("table sales.gone not readable") for n in data["notes"])
+    assert [r["table"] for r in data["drift"]] == ["sales.orders"]
+
+
+def test_diagnose_only_reads_glue():
+    deps = make_deps()
+    seed(deps, drift=True)
+    diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.SCHEMA_DRIFT))
+    assert deps.glue.started == [] and deps.glue.restores == []
+    assert set(deps.glue.calls) <= {
+        "get_job",
+        "get_job_run",
+        "recent_runs",
+        "table_versions",
+        "data_quality_rows",
+    }
+
+
+# -- Propose -----------------------------------------------------------------------------------------
+def greedy_row_for(action: Action, value: float = 100.0) -> QEntry:
+    values = np.full(N_ACTIONS, -50.0)
+    values[ACTION_INDEX[action]] = value
+    return QEntry(values, np.full(N_ACTIONS, 100, dtype=int), 1)
+
+
+@pytest.mark.parametrize("seed_value", range(20))
+def test_propose_never_proposes_a_masked_action(seed_value):
+    deps = make_deps()
+    diagnosed(deps, Category.PERMISSION)
+    ctx = context_for(load_incident(deps.store, INCIDENT), 1, ())
+    deps.qtable._rows[state_key(ctx)] = greedy_row_for(Action.RETRY)  # the table loves retry
+    learner = LearnerSettings(epsilon=1.0, epsilon_min=1.0)  # always explore
+    result = do_propose(deps, SAFE, explore=True, learner=learner, seed=f"seed-{seed_value}")
+    assert result["action"] == "escalate"
+    assert deps.store.last(INCIDENT, EventType.PROPOSED).data["allowed"] == ["escalate"]
+
+
+def test_propose_follows_the_rulebook_on_an_empty_table_and_counts_attempts():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    first = do_propose(deps, SAFE, explore=False)
+    assert first == {"attempt": 1, "action": "backoff_retry", "explored": False}
+    event = deps.store.last(INCIDENT, EventType.PROPOSED).data
+    assert event["state"].startswith("throttling|") and set(event["q_values"]) == {a.value for a in Action}
+    safety_gate.run(INCIDENT, deps.store, SAFE, 60)
+    second = do_propose(deps, SAFE, explore=False)
+    assert second["attempt"] == 2
+    assert len(deps.qtable) == 0  # proposing reads the table, it never writes it
+
+
+# -- SafetyGate --------------------------------------------------------------------------------------
+def test_gate_writes_gated_with_the_rules_that_fired():
+    deps = make_deps()
+    diagnosed(deps, Category.PERMISSION)
+    result = gated(deps, Action.RETRY)
+    assert result["action"] == "escalate" and result["proposed"] == "retry"
+    assert "human_only_category" in result["rules_fired"] and result["wait_seconds"] == 0
+    data = deps.store.last(INCIDENT, EventType.GATED).data
+    assert data["attempt"] == 1 and data["rules_fired"] == result["rules_fired"]
+    assert data["action"] == "escalate" and data["kill_switch"] is False and data["mode"] == "auto"
+
+
+def test_backoff_wait_doubles_per_attempt():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    waits = []
+    for _ in range(3):
+        result = gated(deps, Action.BACKOFF_RETRY)
+        assert result["action"] == "backoff_retry"
+        waits.append(result["wait_seconds"])
+    assert waits == [60, 120, 240]
+    assert [e.data["wait_seconds"] for e in deps.store.load(INCIDENT) if e.type is EventType.GATED] == waits
+
+
+def test_plain_retry_does_not_wait():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    assert gated(deps, Action.RETRY)["wait_seconds"] == 0
+
+
+def test_gate_needs_a_proposal():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    with pytest.raises(InvalidInputError, match="no proposal"):
+        safety_gate.run(INCIDENT, deps.store, SAFE, 60)
+
+
+def test_gate_in_shadow_mode_records_the_proposal_and_escalates():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    result = gated(deps, Action.BACKOFF_RETRY, replace(SAFE, mode=Mode.SHADOW))
+    assert result == {
+        "action": "escalate",
+        "proposed": "backoff_retry",
+        "rules_fired": ["shadow_mode"],
+        "shadow": True,
+        "wait_seconds": 0,
+    }
+
+
+def test_gate_with_kill_switch_escalates():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    result = gated(deps, Action.RETRY, replace(SAFE, kill_switch=True))
+    assert result["action"] == "escalate" and result["rules_fired"][0] == "kill_switch"
+
+
+# -- Execute -----------------------------------------------------------------------------------------
+def test_execute_records_intent_before_calling_glue_and_passes_the_run_arguments():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    result = executed(deps, Action.RETRY)
+    trace = deps.store.trace
+    assert (
+        trace.index("store.action_started")
+        < trace.index("glue.start_job_run")
+        < trace.index("store.executed")
+    )
+    assert len(deps.glue.started) == 1
+    job, arguments = deps.glue.started[0]
+    assert job == JOB
+    assert arguments == {
+        "--day": "2026-11-01",
+        "--selfheal-attempt": f"{INCIDENT}#1",
+        "--selfheal-action": "retry",
+    }
+    assert result["awaiting_run"] is True and result["poll_seconds"] == 30
+    assert result["job_run_id"] == deps.glue.runs[JOB][-1].run_id
+
+
+def test_execute_quarantine_adds_the_quarantine_path():
+    deps = make_deps()
+    diagnosed(deps, Category.DATA_QUALITY, log="214 of 50211 records failed validation")
+    result = executed(deps, Action.QUARANTINE)
+    path = f"s3://q/root/{JOB}/{INCIDENT}/"
+    assert deps.glue.started[0][1]["--selfheal-quarantine-path"] == path
+    assert deps.glue.started[0][1]["--selfheal-action"] == "quarantine"
+    assert result["quarantine_path"] == path
+
+
+def test_execute_rollback_restores_the_baseline_version_then_reruns():
+    deps = make_deps()
+    diagnosed(deps, Category.TYPE_MISMATCH, drift=True)
+    result = executed(deps, Action.ROLLBACK)
+    assert deps.glue.restores == [("sales", "orders", "1")]
+    assert result["restored_table"] == "sales.orders" and result["restored_version"] == "1"
+    assert deps.store.trace.index("glue.restore_table_version") < deps.store.trace.index("glue.start_job_run")
+    assert len(deps.glue.started) == 1
+
+
+def test_a_retried_execute_after_it_finished_reports_the_same_run():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    first = executed(deps, Action.RETRY)
+    again = execute.run(INCIDENT, deps.store, deps.glue, "s3://q/root/", poll_seconds=30)
+    assert again["job_run_id"] == first["job_run_id"]
+    assert len(deps.glue.started) == 1
+    assert deps.store.types(INCIDENT).count(EventType.EXECUTED) == 1
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        "glue:start_job_run:after",  # the run started, the Lambda died before recording it
+        "glue:get_job_run:before",  # died between action_started and the start
+        "store:executed",  # the run started, recording it failed
+    ],
+)
+def test_a_crashed_execute_retried_never_starts_a_second_run(crash):
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    gated(deps, Action.RETRY)
+    where, *what = crash.split(":")
+    if where == "glue":
+        deps.glue.crash(what[0], what[1])
+    else:
+        deps.store.crash_before_append(EventType.EXECUTED)
+    with pytest.raises(SimulatedCrash):
+        execute.run(INCIDENT, deps.store, deps.glue, "", poll_seconds=30)
+    result = execute.run(INCIDENT, deps.store, deps.glue, "", poll_seconds=30)
+    again = execute.run(INCIDENT, deps.store, deps.glue, "", poll_seconds=30)
+    assert len(deps.glue.started) == 1
+    assert result["job_run_id"] == again["job_run_id"] == deps.glue.runs[JOB][-1].run_id
+    types = deps.store.types(INCIDENT)
+    assert types.count(EventType.ACTION_STARTED) == 1 and types.count(EventType.EXECUTED) == 1
+
+
+@pytest.mark.parametrize("action", [Action.ESCALATE, Action.LOG_AND_WAIT])
+def test_execute_without_a_glue_action_touches_nothing(action):
+    deps = make_deps()
+    diagnosed(deps, Category.SOURCE_NOT_READY)
+    result = executed(deps, action)
+    assert result["awaiting_run"] is False and result["job_run_id"] is None
+    assert "start_job_run" not in deps.glue.calls
+    assert EventType.ACTION_STARTED not in deps.store.types(INCIDENT)
+
+
+def test_execute_without_a_gated_action_is_invalid():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    proposed(deps, Action.RETRY)
+    with pytest.raises(InvalidInputError):
+        execute.run(INCIDENT, deps.store, deps.glue, "", poll_seconds=30)
+
+
+def test_execute_on_a_deleted_job_is_a_remediation_error():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    gated(deps, Action.RETRY)
+    del deps.glue.jobs[JOB]
+    with pytest.raises(RemediationError):
+        execute.run(INCIDENT, deps.store, deps.glue, "", poll_seconds=30)
+
+
+# -- Validate ----------------------------------------------------------------------------------------
+def test_validate_running_then_succeeded():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    executed(deps, Action.RETRY)
+    assert validated(deps) == {"status": "RUNNING", "fixed": False, "attempts_left": True}
+    finish_run(deps, "SUCCEEDED", minutes=12)
+    assert validated(deps) == {"status": "SUCCEEDED", "fixed": True, "attempts_left": True}
+    incident = load_incident(deps.store, INCIDENT)
+    assert incident.outcome is Outcome.RESOLVED
+    assert incident.current_attempt.elapsed_seconds == 720.0
+
+
+def test_validate_failed_is_not_fixed_and_counts_attempts_left():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    executed(deps, Action.RETRY)
+    finish_run(deps, "FAILED")
+    assert validated(deps, max_attempts=3) == {"status": "FAILED", "fixed": False, "attempts_left": True}
+    data = deps.store.last(INCIDENT, EventType.VALIDATED).data
+    assert data["reason"] == "run ended FAILED" and data["error_message"] == "still broken"
+    assert validated(deps, max_attempts=1)["attempts_left"] is False
+
+
+def test_validate_gives_up_after_max_polls():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    executed(deps, Action.RETRY)
+    results = [validated(deps, max_polls=3) for _ in range(3)]
+    assert [r["status"] for r in results] == ["RUNNING", "RUNNING", "FAILED"]
+    assert "still RUNNING after 3 polls" in deps.store.last(INCIDENT, EventType.VALIDATED).data["reason"]
+
+
+def test_validate_rollback_that_held():
+    deps = make_deps()
+    diagnosed(deps, Category.TYPE_MISMATCH, drift=True)
+    executed(deps, Action.ROLLBACK)
+    finish_run(deps, "SUCCEEDED")
+    assert validated(deps)["fixed"] is True
+
+
+def test_validate_rollback_that_still_shows_drift_is_not_fixed():
+    deps = make_deps()
+    diagnosed(deps, Category.TYPE_MISMATCH, drift=True)
+    executed(deps, Action.ROLLBACK)
+    # the producer re-applied its change after the restore
+    deps.glue.add_table_version("sales", "orders", [("id", "bigint"), ("amount", "string")])
+    finish_run(deps, "SUCCEEDED")
+    result = validated(deps)
+    assert result == {"status": "FAILED", "fixed": False, "attempts_left": True}
+    assert "catalog still differs" in deps.store.last(INCIDENT, EventType.VALIDATED).data["reason"]
+
+
+def test_validate_without_a_run_is_invalid():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    gated(deps, Action.RETRY)
+    with pytest.raises(InvalidInputError):
+        validated(deps)
+
+
+# -- Escalate ----------------------------------------------------------------------------------------
+def test_escalate_opens_an_incident_when_diagnose_failed_early():
+    deps = make_deps()
+    state = {**EVENT, "error": {"Error": "InvalidInputError", "Cause": "invalid diagnose input at event"}}
+    result = escalate.run(
+        state, deps.store, deps.notifier, await_human=True, human_timeout_seconds=60, region="us-east-1"
+    )
+    assert result["incident_id"] == INCIDENT and result["await_human"] is True
+    assert deps.store.types(INCIDENT) == [EventType.OPENED, EventType.ESCALATED]
+    assert len(deps.notifier) == 1
+    subject, message = deps.notifier.messages[0]
+    assert JOB in subject
+    assert "InvalidInputError" in message["reason"] and "invalid diagnose input" in message["reason"]
+    assert message["job_run_id"] == FAILED_RUN and message["category"] == "unknown"
+
+
+def test_escalation_message_has_links_reason_and_evidence():
+    deps = make_deps()
+    diagnosed(deps, Category.PERMISSION)
+    gated(deps, Action.RETRY)
+    result = escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, False, 60, "eu-west-1")
+    _, message = deps.notifier.messages[0]
+    assert "human_only_category" in message["reason"] and message["reason"] == result["reason"]
+    assert message["safety_rules"] and message["proposal"] == "retry"
+    assert message["evidence"] == ["the evidence line"] and message["category"] == "permission"
+    links = message["links"]
+    assert set(links) == {"glue_run", "error_log", "execution"}
+    assert links["glue_run"].startswith("https://eu-west-1.console.aws.amazon.com/")
+    assert JOB in links["glue_run"] and FAILED_RUN in links["error_log"] and "exec-1" in links["execution"]
+    escalated = deps.store.last(INCIDENT, EventType.ESCALATED).data
+    assert escalated["notification_id"] == "msg-1" and escalated["reason"] == result["reason"]
+    assert load_incident(deps.store, INCIDENT).outcome is Outcome.ESCALATED
+
+
+def test_log_and_wait_does_not_await_a_human():
+    deps = make_deps()
+    diagnosed(deps, Category.SOURCE_NOT_READY)
+    executed(deps, Action.LOG_AND_WAIT)
+    result = escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, True, 60, "us-east-1")
+    assert result["await_human"] is False
+    assert "wait for the next scheduled run" in result["reason"]
+    assert deps.notifier.messages[0][1]["awaiting_decision"] is False
+
+
+def test_failed_fix_escalation_says_how_many_attempts():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    executed(deps, Action.RETRY)
+    finish_run(deps, "FAILED")
+    validated(deps)
+    result = escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, True, 60, "us-east-1")
+    assert result["await_human"] is True and "after 1 automated attempt" in result["reason"]
+
+
+# -- Learn -------------------------------------------------------------------------------------------
+def learned(deps, safety: SafetySettings = SAFE, enabled: bool = True, human=None) -> dict:
+    result = learn.run(INCIDENT, human, deps.store, deps.qtable, LearnerSettings(), safety, enabled)
+    return {**result, "return": deps.store.last(INCIDENT, EventType.LEARNED).data["return"]}
+
+
+def resolved_after(deps, failures: int) -> dict:
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    for _ in range(failures):
+        executed(deps, Action.RETRY)
+        finish_run(deps, "FAILED")
+        validated(deps)
+    executed(deps, Action.RETRY)
+    finish_run(deps, "SUCCEEDED")
+    validated(deps)
+    return learned(deps)
+
+
+def test_learn_rewards_a_first_try_fix_over_wasted_runs():
+    first = make_deps()
+    quick = resolved_after(first, failures=0)
+    second = make_deps()
+    slow = resolved_after(second, failures=1)
+    assert quick["outcome"] == slow["outcome"] == "resolved"
+    assert quick["final_action"] == "retry"
+    assert quick["return"] > slow["return"]
+    # the wasted run costs at least its penalty on top of the time
+    assert quick["return"] - slow["return"] >= RewardWeights().wasted_run_hours
+    assert quick["row_updates"] == 2 and slow["row_updates"] == 4  # shared + per-job row per step
+
+
+def test_learn_writes_row_updates_through_the_store():
+    deps = make_deps()
+    resolved_after(deps, failures=0)
+    ctx = context_for(load_incident(deps.store, INCIDENT), 1, ())
+    assert deps.qtable.applied == [state_key(ctx), f"{JOB}::{state_key(ctx)}"]
+    row = deps.qtable.read(state_key(ctx))
+    assert row is not None and row.version == 1
+    assert row.visits[ACTION_INDEX[Action.RETRY]] == 1 and row.visits.sum() == 1
+
+
+def test_a_vetoed_proposal_carries_the_penalty():
+    vetoed = make_deps()
+    diagnosed(vetoed, Category.PERMISSION)
+    gated(vetoed, Action.RETRY)  # vetoed to escalate
+    escalate.run({"incident_id": INCIDENT}, vetoed.store, vetoed.notifier, False, 60, "us-east-1")
+    straight = make_deps()
+    diagnosed(straight, Category.PERMISSION)
+    gated(straight, Action.ESCALATE)
+    escalate.run({"incident_id": INCIDENT}, straight.store, straight.notifier, False, 60, "us-east-1")
+
+    a, b = learned(vetoed), learned(straight)
+    assert b["return"] - a["return"] == pytest.approx(RewardWeights().veto_penalty_hours)
+    ctx = context_for(load_incident(vetoed.store, INCIDENT), 1, ())
+    row = vetoed.qtable.read(state_key(ctx))
+    assert row.visits[ACTION_INDEX[Action.RETRY]] == 1  # the policy's choice is what is learned
+    assert row.visits[ACTION_INDEX[Action.ESCALATE]] == 0
+
+
+def test_shadow_mode_learns_nothing():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    shadow = replace(SAFE, mode=Mode.SHADOW)
+    do_propose(deps, shadow, explore=False)
+    assert safety_gate.run(INCIDENT, deps.store, shadow, 60)["shadow"] is True
+    escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, False, 60, "us-east-1")
+    result = learned(deps, shadow)
+    assert result["row_updates"] == 0 and len(deps.qtable) == 0
+    assert deps.store.last(INCIDENT, EventType.LEARNED).data["row_updates"] == 0
+
+
+def test_a_proposal_vetoed_by_the_kill_switch_teaches_nothing():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    gated(deps, Action.RETRY, replace(SAFE, kill_switch=True))
+    escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, False, 60, "us-east-1")
+    assert learned(deps)["row_updates"] == 0 and len(deps.qtable) == 0
+
+
+def test_kill_switch_learns_nothing_through_the_real_flow():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    killed = replace(SAFE, kill_switch=True)
+    do_propose(deps, killed, explore=True)
+    assert safety_gate.run(INCIDENT, deps.store, killed, 60)["action"] == "escalate"
+    escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, False, 60, "us-east-1")
+    assert learned(deps, killed)["row_updates"] == 0
+    assert len(deps.qtable) == 0
+
+
+def test_shadow_mode_learns_nothing_even_when_the_policy_escalates():
+    deps = make_deps()
+    diagnosed(deps, Category.PERMISSION)
+    shadow = replace(SAFE, mode=Mode.SHADOW)
+    do_propose(deps, shadow, explore=False)
+    safety_gate.run(INCIDENT, deps.store, shadow, 60)
+    escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, False, 60, "us-east-1")
+    assert learned(deps, shadow)["row_updates"] == 0
+
+
+def test_learning_disabled_or_already_learned_writes_nothing():
+    deps = make_deps()
+    resolved_after(deps, failures=0)
+    rows_before = deps.qtable.all_rows()
+    again = learned(deps)
+    assert again["row_updates"] == 0
+    assert {k: v.version for k, v in deps.qtable.all_rows().items()} == {
+        k: v.version for k, v in rows_before.items()
+    }
+
+    off = make_deps()
+    diagnosed(off, Category.TRANSIENT_NETWORK)
+    executed(off, Action.RETRY)
+    finish_run(off, "SUCCEEDED")
+    validated(off)
+    assert learned(off, enabled=False)["row_updates"] == 0 and len(off.qtable) == 0
+
+
+def test_human_minutes_to_fix_replace_the_default_human_cost():
+    fast, slow = make_deps(), make_deps()
+    for deps in (fast, slow):
+        diagnosed(deps, Category.CODE_ERROR)
+        gated(deps, Action.ESCALATE)
+        escalate.run({"incident_id": INCIDENT}, deps.store, deps.notifier, True, 60, "us-east-1")
+    a = learned(fast, human={"decision": "fixed", "minutes_to_fix": 30})
+    b = learned(slow)
+    assert a["outcome"] == "escalated" and a["final_action"] == "escalate"
+    assert a["return"] > b["return"]
+    assert EventType.HUMAN_DECIDED in fast.store.types(INCIDENT)
