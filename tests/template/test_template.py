@@ -341,7 +341,6 @@ def test_audit_bucket_is_versioned_encrypted_private_and_retained(template: dict
     [
         ("IncidentEventsTable", [("incident_id", "S", "HASH"), ("seq", "N", "RANGE")]),
         ("QTable", [("state", "S", "HASH")]),
-        ("IdempotencyTable", [("id", "S", "HASH")]),
     ],
 )
 def test_tables_are_keyed_encrypted_and_recoverable(
@@ -354,8 +353,6 @@ def test_tables_are_keyed_encrypted_and_recoverable(
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    if logical_id == "IdempotencyTable":
-        assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
 def test_alarms_reach_the_encrypted_topic(template: dict[str, Any]) -> None:
@@ -383,3 +380,13 @@ def test_state_machine_logs_errors_without_data_and_traces(template: dict[str, A
     assert props["Logging"]["Level"] == "ERROR"
     assert props["Logging"]["IncludeExecutionData"] is False
     assert props["Tracing"] == {"Enabled": True}
+
+
+def test_learner_defaults_match_the_evaluated_settings(template: dict[str, Any]) -> None:
+    """The deployed learner must be the one `selfheal evaluate` measured."""
+    from selfheal_core.domain.qlearning import LearnerSettings
+
+    parameters = template["Parameters"]
+    assert float(parameters["LearningRate"]["Default"]) == LearnerSettings.learning_rate
+    assert float(parameters["DiscountFactor"]["Default"]) == LearnerSettings.discount_factor
+    assert float(parameters["ExplorationRate"]["Default"]) == LearnerSettings.epsilon

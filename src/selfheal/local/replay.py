@@ -74,7 +74,8 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
         outcome = "resolved"
     else:
         outcome = "escalated"
-    attempts = incident.attempts if incident else []
+    # A duplicate did nothing itself: it reports the incident it belongs to, not that incident's actions.
+    attempts = incident.attempts if incident and not duplicate else []
     rules: list[str] = []
     for attempt in attempts:
         rules.extend(r for r in (*attempt.rules_fired, *attempt.masking_rules) if r not in rules)
