@@ -13,6 +13,17 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train the Q-learning policy on a simulated stream")
     add_stream_options(parser)
     parser.add_argument("--out", type=Path, help="Q-table JSON (default: $SELFHEAL_HOME/qtable.json)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--install",
+        action="store_true",
+        help="also load it into the local Q-table that Propose reads ($SELFHEAL_HOME/selfheal.sqlite3)",
+    )
+    target.add_argument(
+        "--dynamodb-table",
+        metavar="NAME",
+        help="also load it into a deployed stack's Q-table (output QTableName; uses your AWS credentials)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -35,4 +46,20 @@ def run(args: argparse.Namespace) -> int:
         f"{len(learned.table)} rows; automated resolution {overall:.2f}% overall, {last:.2f}% on the "
         f"last 20%; harmful actions {whole['harmful_actions']}.\nSaved {path}"
     )
+    if args.install or args.dynamodb_table:
+        from selfheal.simulator.qtable_io import install
+
+        store: Any
+        if args.install:
+            from selfheal_core.adapters.sqlite_store import SqliteQTableStore
+
+            store = SqliteQTableStore(selfheal_home() / "selfheal.sqlite3")
+            where = str(selfheal_home() / "selfheal.sqlite3")
+        else:
+            from selfheal_core.adapters.dynamodb_store import DynamoDbQTableStore
+
+            store = DynamoDbQTableStore(args.dynamodb_table)
+            where = f"DynamoDB table {args.dynamodb_table}"
+        count = install(learned.table, store)
+        Console().print(f"Loaded {count} rows into {where}; Propose reads them from its next incident.")
     return 0

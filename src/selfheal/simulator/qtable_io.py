@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal_core.domain.qlearning import LearnerSettings, QEntry, QTable
+from selfheal_core.ports import QTableStore
 
 
 class QTableFileError(ValueError):
@@ -49,3 +50,15 @@ def load_qtable(path: str | Path) -> tuple[QTable, LearnerSettings]:
         if not all(math.isfinite(float(v)) for v in row.values):
             raise QTableFileError(f"{file}: rows.{key}: values must be finite numbers")
     return QTable(rows), settings
+
+
+def install(table: QTable, store: QTableStore) -> int:
+    """Write trained rows into the store Propose reads, through its version check (a concurrent Learn
+    is never silently overwritten: the trained row replaces whatever version it finds, as a new version)."""
+    for key, trained in table.rows.items():
+
+        def replace(row: QEntry, trained: QEntry = trained) -> QEntry:
+            return QEntry(values=trained.values.copy(), visits=trained.visits.copy(), version=row.version + 1)
+
+        store.apply(key, replace, trained)
+    return len(table.rows)
