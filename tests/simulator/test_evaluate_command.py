@@ -120,11 +120,6 @@ def test_bad_scenarios_are_one_line_and_exit_2(
     assert captured.err.count("\n") == 1 and message in captured.err
 
 
-def test_stepfunctions_engine_is_not_available_yet(capsys: Any) -> None:
-    assert main(["evaluate", "--scenario", "default", "--engine", "stepfunctions"]) == 2
-    assert "not available yet" in capsys.readouterr().err
-
-
 def test_human_report_train_and_qtable(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("SELFHEAL_HOME", str(tmp_path / "home"))
     path = tmp_path / "tiny.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -56,25 +57,52 @@ def load(args: argparse.Namespace) -> Any:
         raise UsageError(str(error)) from None
 
 
-def make_engine(name: str, scenario: Any) -> Any:
-    from selfheal.cli import UsageError
+def make_engine(name: str, scenario: Any, seed: int = 0) -> Any:
+    """``inprocess``; or ``stepfunctions``: ``rules`` and ``learned`` through the real state machine and
+    handlers on the local engine, the other policies (not state-machine policies) in-process."""
     from selfheal.simulator.engine import InProcessEngine
 
     if name == "stepfunctions":
-        raise UsageError("--engine stepfunctions is not available yet; use --engine inprocess")
+        from selfheal.simulator.sfn_engine import StepFunctionsEngine
+
+        return StepFunctionsEngine(scenario, seed=seed)
     return InProcessEngine(scenario)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from selfheal.simulator.evaluation import SPEC_KEYS, evaluate
+    from selfheal.simulator.evaluation import evaluate
 
     scenario = load(args)
-    engine = make_engine(args.engine, scenario)
+    engine = make_engine(args.engine, scenario, scenario.seed if args.seed is None else args.seed)
     err = Console(stderr=True)
+    with contextlib.ExitStack() as stack:
+        if hasattr(engine, "close"):
+            stack.callback(engine.close)
+        evaluation = _evaluate(args, scenario, engine, err, evaluate)
+
+    if args.json:
+        sys.stdout.write(json.dumps(evaluation.spec_json()) + "\n")
+        return 0
+
+    out = Console()
+    ran_on: dict[str, str] = getattr(engine, "ran_on", {})
+    if ran_on:
+        where: dict[str, list[str]] = {}
+        for policy, engine_name in ran_on.items():
+            where.setdefault(engine_name, []).append(policy)
+        out.print(
+            "Engines: "
+            + "; ".join(f"{name}: {', '.join(policies)}" for name, policies in where.items())
+            + " (only rules and learned are state-machine policies; the others ran in-process)"
+        )
+    return _print_report(args, scenario, evaluation, out)
+
+
+def _evaluate(args: argparse.Namespace, scenario: Any, engine: Any, err: Any, evaluate: Any) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description:<16}"),
         BarColumn(),
@@ -99,12 +127,14 @@ def run(args: argparse.Namespace) -> int:
             with_gated_oracle=not args.json,
             progress=report,
         )
+    return evaluation
 
-    if args.json:
-        sys.stdout.write(json.dumps(evaluation.spec_json()) + "\n")
-        return 0
 
-    out = Console()
+def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out: Any) -> int:
+    from rich.table import Table
+
+    from selfheal.simulator.evaluation import SPEC_KEYS
+
     table = Table(title=f"{scenario.name}: {evaluation.incidents} incidents, seed {evaluation.seed}")
     for column in (
         "policy",

@@ -4,7 +4,8 @@
 - Wait states and Retry intervals are skipped and recorded instead of slept ("fast time").
 - Glue job runs started by Execute get their outcome from a simulated Glue environment, and a run can
   carry an ``ErrorMessage`` (moto's runs always succeed and have none).
-- boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise).
+- boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise), and the
+  parsed ASL is cached per definition (it is re-parsed at every execution otherwise).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def apply() -> None:
         _patch_time()
         _patch_glue()
         _patch_client_cache()
+        _patch_asl_parse_cache()
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # Metrics are disabled locally; a handler that raised before emitting any still warns.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -132,3 +134,21 @@ def _patch_client_cache() -> None:
     lambda_eval.boto_client_for = boto_client_for  # type: ignore[attr-defined]
     if hasattr(sns, "boto_client_for"):
         sns.boto_client_for = boto_client_for
+
+
+def _patch_asl_parse_cache() -> None:
+    """moto parses the ASL (ANTLR) at every execution, a third of an execution's time: keep the parse tree
+    per definition and build fresh evaluation components from it each time, as moto does."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = asl_parser.AmazonStateLanguageParser.parse
+    trees: dict[str, Any] = {}
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = trees.get(definition)
+        if tree is None:
+            tree = trees[definition] = original(definition)[1]
+        return Preprocessor().visit(tree), tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]

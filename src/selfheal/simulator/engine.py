@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from selfheal_core.domain.context import DecisionContext
 from selfheal_core.domain.qlearning import ACTION_INDEX
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
 from selfheal_core.vocabulary import ACTIONS, Action
@@ -39,6 +40,106 @@ class Engine(Protocol):
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult: ...
 
 
+class IncidentTally:
+    """The scenario's semantics for one incident, one executed action at a time.
+
+    Both engines feed it what was decided at each attempt (the in-process engine from the policy it
+    runs, the Step Functions engine from the events the deployed handlers recorded), so time, harm,
+    human time and outcomes are computed by the same code whichever engine decided.
+    """
+
+    def __init__(self, scenario: Scenario, incident: Incident) -> None:
+        self.scenario = scenario
+        self.incident = incident
+        self.records: list[StepRecord] = []
+        self.minutes = scenario.detection_seconds / 60.0
+        self.human_hours = 0.0
+        self.automated = self.escalated = False
+        self.harmful = self.blocked = self.wasted = self.actions = self.forbidden = 0
+        self.over = False
+
+    def step(
+        self,
+        attempt: int,
+        ctx: DecisionContext,
+        allowed: tuple[Action, ...],
+        proposed: Action,
+        action: Action,
+        wait: float,
+        *,
+        vetoed: bool = False,
+        forced: bool = False,
+    ) -> StepRecord:
+        """Execute ``action`` at ``attempt`` (``wait``: minutes waited before the run) and account for it;
+        ``over`` tells whether the incident ended with it."""
+        scenario, incident, mode = self.scenario, self.incident, self.incident.mode
+        self.blocked += vetoed
+        step_minutes = attempt_minutes(scenario, incident.job, action, wait)
+        self.minutes += step_minutes
+        resolved = is_harmful = wasted_run = False
+        human_factor = 0.0
+        if action is Action.ESCALATE:
+            self.escalated, human_factor = True, 1.0
+        else:
+            self.actions += 1
+            if action in mode.harm:
+                # The damage is found and a human is called to repair it: an escalation.
+                is_harmful, self.escalated, human_factor = True, True, 2.0
+                self.harmful += 1
+            else:
+                resolved = self.run_succeeds(attempt, action)
+                if not resolved and action is Action.LOG_AND_WAIT:
+                    human_factor = 1.0  # the next scheduled run failed too: a human takes it
+                wasted_run = not resolved and action is not Action.LOG_AND_WAIT
+                self.wasted += wasted_run
+        record = StepRecord(
+            ctx,
+            allowed,
+            proposed,
+            action,
+            step_minutes,
+            resolved,
+            wasted_run,
+            vetoed,
+            is_harmful,
+            human_factor,
+            forced,
+        )
+        self.records.append(record)
+        if human_factor > 0:
+            hours = incident.human_hours(scenario, human_factor)
+            self.human_hours += hours
+            self.minutes += hours * 60.0
+            self.over = True
+        elif resolved:
+            self.automated = True
+            self.over = True
+        return record
+
+    def run_succeeds(self, attempt: int, action: Action) -> bool:
+        """Whether executing ``action`` at ``attempt`` resolves the incident (common random numbers).
+        A harmful action never does: its damage needs a human."""
+        mode = self.incident.mode
+        if action in mode.harm or action is Action.ESCALATE:
+            return False
+        p = mode.fix.get(action, 0.0)
+        return self.incident.run_succeeds(attempt, ACTION_INDEX[action], p)
+
+    def result(self) -> IncidentResult:
+        return IncidentResult(
+            index=self.incident.index,
+            minutes=self.minutes,
+            automated=self.automated,
+            escalated=self.escalated,
+            harmful=self.harmful,
+            blocked=self.blocked,
+            wasted_runs=self.wasted,
+            human_hours=self.human_hours,
+            actions=self.actions,
+            gate_forbidden=self.forbidden,
+        )
+
+
 class InProcessEngine:
     """Runs the scenario's semantics directly, with the deployed gate and diagnosis code."""
 
@@ -49,14 +150,10 @@ class InProcessEngine:
         self.gate = SafetyGate(SafetySettings(max_attempts=scenario.max_attempts))
 
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
-        scenario, gate, mode = self.scenario, self.gate, incident.mode
+        scenario, gate = self.scenario, self.gate
         budget = policy.attempt_budget(scenario)
-        records: list[StepRecord] = []
+        tally = IncidentTally(scenario, incident)
         previous: list[Action] = []
-        minutes = scenario.detection_seconds / 60.0
-        human_hours = 0.0
-        automated = escalated = False
-        harmful = blocked = wasted = actions = forbidden = 0
         attempt = 1
         while True:
             ctx = incident.diagnosis.context(attempt, previous)
@@ -70,68 +167,17 @@ class InProcessEngine:
                 proposed = policy.choose(Step(incident, ctx, allowed, attempt))
                 review = gate.review(proposed, ctx)
                 action, vetoed = review.action, review.vetoed
-                blocked += vetoed
             else:
                 allowed = ACTIONS
                 proposed = action = policy.choose(Step(incident, ctx, allowed, attempt))
-                forbidden += bool(gate.violations(action, ctx))
+                tally.forbidden += bool(gate.violations(action, ctx))
 
             wait = policy.wait_minutes(action, attempt, scenario)
-            step_minutes = attempt_minutes(scenario, incident.job, action, wait)
-            minutes += step_minutes
-            resolved = is_harmful = wasted_run = False
-            human_factor = 0.0
-            if action is Action.ESCALATE:
-                escalated, human_factor = True, 1.0
-            else:
-                actions += 1
-                if action in mode.harm:
-                    # The damage is found and a human is called to repair it: an escalation.
-                    is_harmful, escalated, human_factor = True, True, 2.0
-                    harmful += 1
-                else:
-                    p = mode.fix.get(action, 0.0)
-                    resolved = incident.run_succeeds(attempt, ACTION_INDEX[action], p)
-                    if not resolved and action is Action.LOG_AND_WAIT:
-                        human_factor = 1.0  # the next scheduled run failed too: a human takes it
-                    wasted_run = not resolved and action is not Action.LOG_AND_WAIT
-                    wasted += wasted_run
-            records.append(
-                StepRecord(
-                    ctx,
-                    allowed,
-                    proposed,
-                    action,
-                    step_minutes,
-                    resolved,
-                    wasted_run,
-                    vetoed,
-                    is_harmful,
-                    human_factor,
-                    forced,
-                )
-            )
-            if human_factor > 0:
-                hours = incident.human_hours(scenario, human_factor)
-                human_hours += hours
-                minutes += hours * 60.0
-                break
-            if resolved:
-                automated = True
+            tally.step(attempt, ctx, allowed, proposed, action, wait, vetoed=vetoed, forced=forced)
+            if tally.over:
                 break
             previous.append(action)
             attempt += 1
 
-        policy.observe(incident, records)
-        return IncidentResult(
-            index=incident.index,
-            minutes=minutes,
-            automated=automated,
-            escalated=escalated,
-            harmful=harmful,
-            blocked=blocked,
-            wasted_runs=wasted,
-            human_hours=human_hours,
-            actions=actions,
-            gate_forbidden=forbidden,
-        )
+        policy.observe(incident, tally.records)
+        return tally.result()

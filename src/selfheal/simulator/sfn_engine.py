@@ -1,0 +1,320 @@
+"""The Step Functions engine: each incident runs through the project's real state machine
+(``statemachine/incident.asl.json``) and real handlers (``functions/*/app.py``) on the local engine
+(moto's Step Functions interpreter, ``selfheal.local.engine``).
+
+The state machine decides WHAT is done: the policy behind the gate, the attempt loop, the escalation. The
+scenario decides HOW LONG it takes and whether each run succeeds, with the same common random numbers as
+the in-process engine: the runs Execute starts are decided by ``Incident.run_succeeds`` and the incident is
+accounted for by the same ``IncidentTally`` the in-process engine uses, fed with the actions the deployed
+handlers recorded in the incident's event log.
+
+Only ``rules`` and ``learned`` are state-machine policies (what the deployed system can run). Every other
+policy (``manual``, ``glue_retries``, ``backoff_retries``, ``oracle``...) runs on the in-process engine;
+``ran_on`` records where each policy ran.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.domain.drift import Column
+from selfheal_core.domain.incident import EventType, IncidentEvent, fold, incident_id_for
+from selfheal_core.steps.diagnose import TABLES_ARGUMENT
+from selfheal_core.vocabulary import GLUE_ACTIONS, Action
+
+from selfheal.local.engine import ACCOUNT, REGION, EngineOptions, LocalEngine
+from selfheal.local.replay import IncidentSummary, summarise
+from selfheal.local.world import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, JobFixture, World
+from selfheal.simulator.engine import IncidentResult, IncidentTally, InProcessEngine
+from selfheal.simulator.policies import Policy
+from selfheal.simulator.scenario import Scenario
+from selfheal.simulator.world import _BASE_COLUMNS as BASE_COLUMNS
+from selfheal.simulator.world import Incident
+
+STATE_MACHINE_POLICIES: tuple[str, ...] = ("rules", "learned")
+
+
+def fraction_line(fraction: float) -> str:
+    """The log line ``selfheal_core.domain.evidence`` parses, in plain decimal notation (never 1e-05)."""
+    return f"bad_record_fraction={format(Decimal(repr(float(fraction))), 'f')}"
+
+
+def failure_event(job_name: str, run_id: str, message: str, sequence: int) -> dict[str, Any]:
+    """The EventBridge ``Glue Job State Change`` event of the incident's failed run."""
+    return {
+        "version": "0",
+        "id": f"selfheal-sim-{sequence:08d}",
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": ACCOUNT,
+        "time": "2026-11-26T02:14:07Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "jobName": job_name,
+            "severity": "ERROR",
+            "state": "FAILED",
+            "jobRunId": run_id,
+            "message": message,
+        },
+    }
+
+
+def run_through(engine: LocalEngine, event: Mapping[str, Any], timeout: float = 120.0) -> IncidentSummary:
+    return summarise(event, engine.wait(engine.start(event), timeout=timeout), engine.options.home)
+
+
+@dataclass
+class Anomaly:
+    """The state machine did something the scenario's semantics do not account for."""
+
+    policy: str
+    index: int
+    what: str
+
+
+@dataclass
+class _Session:
+    """One local engine (one emulated account) for one state-machine policy, reused across incidents."""
+
+    key: str
+    engine: LocalEngine
+    home: Path
+    world: World
+    run_logs: dict[str, str] = field(default_factory=dict)
+
+
+class StepFunctionsEngine:
+    """Implements the ``Engine`` protocol with the deployed state machine for ``rules`` and ``learned``.
+
+    One ``LocalEngine`` is provisioned per state-machine policy (``rules``: the rulebook, no learning;
+    ``learned``: the Q-learner with the Q-table in the engine's SQLite store, learning unless
+    ``learning=False``) and kept for the whole evaluation; evaluation runs one policy's whole stream at a
+    time, so at most one is open. Use it as a context manager, or call ``close()``.
+    """
+
+    name = "stepfunctions"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        home: str | Path | None = None,
+        *,
+        learning: bool = True,
+        seed: int = 0,
+        keep_events: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.learning = learning
+        self.seed = seed
+        self._own_home = home is None
+        self.home = Path(tempfile.mkdtemp(prefix="selfheal-sfn-")) if home is None else Path(home)
+        self.inprocess = InProcessEngine(scenario)
+        self.ran_on: dict[str, str] = {}  # policy name -> "stepfunctions" | "inprocess"
+        self.anomalies: list[Anomaly] = []
+        self.executions = 0
+        # (policy, incident index) -> the incident's event log, when ``keep_events`` (for tests and audits)
+        self.events: dict[tuple[str, int], list[IncidentEvent]] | None = {} if keep_events else None
+        self._session: _Session | None = None
+        self._current: Incident | None = None
+        self._sequence = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> StepFunctionsEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._close_session()
+        if self._own_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def _close_session(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.engine.__exit__(None, None, None)
+
+    def _session_for(self, key: str) -> _Session:
+        if self._session is not None and self._session.key == key:
+            return self._session
+        self._close_session()
+        home = self.home / key
+        suffix = 1
+        while home.exists():  # a second run of the same policy starts from a fresh store and Q-table
+            suffix += 1
+            home = self.home / f"{key}-{suffix}"
+        home.mkdir(parents=True)
+        run_logs: dict[str, str] = {}
+        jobs = {
+            job.name: JobFixture(
+                name=job.name,
+                tags={"criticality": job.criticality.value},
+                default_arguments={TABLES_ARGUMENT: ",".join(job.tables)} if job.tables else {},
+            )
+            for job in self.scenario.jobs
+        }
+        world = World(jobs=jobs, run_logs=run_logs)
+        options = EngineOptions(
+            home=home,
+            seed=self.seed,
+            human="answer",
+            policy=key,
+            learning=self.learning if key == "learned" else False,
+            max_attempts=self.scenario.max_attempts,
+            world=world,
+            decider=self._decide,
+        )
+        engine = LocalEngine(options)
+        engine.__enter__()
+        self._session = _Session(key=key, engine=engine, home=home, world=world, run_logs=run_logs)
+        return self._session
+
+    # -- the Engine protocol -------------------------------------------------------------------------
+    def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
+        key = policy.name if policy.name in STATE_MACHINE_POLICIES else None
+        if key is None:
+            self.ran_on[policy.name] = InProcessEngine.name
+            return self.inprocess.run_incident(incident, policy)
+        self.ran_on[policy.name] = self.name
+        session = self._session_for(key)
+        events = self._execute(session, incident)
+        if self.events is not None:
+            self.events[(key, incident.index)] = events
+        return self._account(key, incident, policy, events)
+
+    # -- one incident through the state machine ------------------------------------------------------
+    def _execute(self, session: _Session, incident: Incident) -> list[IncidentEvent]:
+        self._sequence += 1
+        job = incident.job
+        run_id = f"jr_selfheal_sim_{self._sequence:08d}_{incident.index:06d}"
+        log = incident.message
+        if incident.mode.bad_record_fraction is not None:
+            log = f"{log}\n{fraction_line(incident.mode.bad_record_fraction)}"
+        session.run_logs[run_id] = log
+        # The catalog as the simulator generated it for THIS incident (job names repeat across incidents).
+        session.engine.reset_tables(job.name, incident_tables(incident))
+        self._current = incident
+        try:
+            run_through(session.engine, failure_event(job.name, run_id, incident.message, self._sequence))
+        finally:
+            self._current = None
+            session.run_logs.pop(run_id, None)
+        self.executions += 1
+        store = SqliteEventStore(session.home / "selfheal.sqlite3")
+        try:
+            return store.load(incident_id_for(job.name, run_id))
+        finally:
+            store.close()
+
+    def _decide(self, job_name: str, arguments: Mapping[str, str]) -> bool:
+        """The outcome of a run Execute started: the simulator's own draw for this incident and attempt."""
+        incident = self._current
+        if incident is None or job_name != incident.job.name:
+            return False
+        marker = str(arguments.get(ATTEMPT_ARGUMENT, ""))
+        try:
+            attempt = int(marker.rpartition("#")[2])
+            action = Action(arguments.get(ACTION_ARGUMENT, "retry"))
+        except ValueError:
+            return False
+        return IncidentTally(self.scenario, incident).run_succeeds(attempt, action)
+
+    def _account(
+        self, key: str, incident: Incident, policy: Policy, events: list[IncidentEvent]
+    ) -> IncidentResult:
+        """The incident's result from what the handlers recorded, with the in-process engine's formulas."""
+        tally = IncidentTally(self.scenario, incident)
+        if not events:
+            self.anomalies.append(Anomaly(key, incident.index, "the execution left no event log"))
+            return self._escalate(tally, incident, 1, [])
+        recorded = fold(events)
+        allowed_by_attempt = {
+            int(e.data["attempt"]): tuple(Action(a) for a in e.data.get("allowed", ()))
+            for e in events
+            if e.type is EventType.PROPOSED
+        }
+        previous: list[Action] = []
+        number = 0
+        for number, attempt in enumerate(recorded.attempts, start=1):
+            if attempt.proposed is None or attempt.action is None:
+                self.anomalies.append(Anomaly(key, incident.index, f"attempt {number} was never gated"))
+                break
+            ctx = incident.diagnosis.context(number, previous)
+            record = tally.step(
+                number,
+                ctx,
+                allowed_by_attempt.get(number, ()),
+                attempt.proposed,
+                attempt.action,
+                policy.wait_minutes(attempt.action, number, self.scenario),
+                vetoed=attempt.proposed is not attempt.action,
+            )
+            ran = attempt.action in GLUE_ACTIONS and not record.harmful
+            if ran and attempt.fixed is not None and attempt.fixed != record.resolved:
+                self.anomalies.append(
+                    Anomaly(
+                        key,
+                        incident.index,
+                        f"attempt {number} ({attempt.action.value}): the state machine saw fixed="
+                        f"{attempt.fixed}, the scenario says {record.resolved}",
+                    )
+                )
+            if tally.over:
+                # A harmful action ends the incident here (a human repairs the damage), even though the
+                # state machine, which only saw the run fail, may have gone on to another attempt.
+                return tally.result()
+            previous.append(attempt.action)
+        if number < self.scenario.max_attempts:
+            self.anomalies.append(
+                Anomaly(
+                    key,
+                    incident.index,
+                    f"escalated after {number} attempt(s), before the budget of {self.scenario.max_attempts}"
+                    f" ({recorded.escalation_reason or 'no reason recorded'})",
+                )
+            )
+        return self._escalate(tally, incident, number + 1, previous)
+
+    def _escalate(
+        self, tally: IncidentTally, incident: Incident, number: int, previous: list[Action]
+    ) -> IncidentResult:
+        """The attempt budget is spent: the state machine escalates, as the in-process engine forces."""
+        ctx = incident.diagnosis.context(number, previous)
+        allowed = (Action.ESCALATE,)
+        tally.step(number, ctx, allowed, Action.ESCALATE, Action.ESCALATE, 0.0, forced=True)
+        return tally.result()
+
+
+def incident_tables(incident: Incident) -> dict[str, list[list[dict[str, str]]]]:
+    """The catalog versions the simulator generated for the incident (column lists, oldest first).
+
+    The simulator keeps only what its diagnosis made of them: per table, the drift report between the
+    baseline (its fixed base schema) and the current version. Applying that report to the base schema
+    gives back exactly the current version (one column removed, renamed in place or retyped in place).
+    """
+    baseline = list(BASE_COLUMNS)
+    out: dict[str, list[list[dict[str, str]]]] = {}
+    for report in incident.diagnosis.drift:
+        current = list(baseline)
+        renamed = dict(report.renamed)
+        retyped = {name: after for name, _, after in report.type_changed}
+        current = [
+            Column(renamed.get(c.name, c.name), retyped.get(c.name, c.type))
+            for c in current
+            if c.name not in report.removed
+        ]
+        out[report.table] = [columns_of(baseline), columns_of(current)]
+    return out
+
+
+def columns_of(columns: list[Column]) -> list[dict[str, str]]:
+    return [{"Name": c.name, "Type": c.type} for c in columns]
