@@ -24,12 +24,10 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
-EVENTS_DIR = REPO_ROOT / "events"
 if str(TESTS_DIR) not in sys.path:  # so every test module can ``import fakes``
     sys.path.insert(0, str(TESTS_DIR))
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+from fakes import ACCOUNT_ID, REGION  # noqa: E402  (the tests folder is on sys.path from here on)
 
 logging.getLogger("moto").setLevel(logging.WARNING)
 

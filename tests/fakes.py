@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from selfheal_core.domain.drift import Column, TableVersion
@@ -24,6 +25,10 @@ from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.wiring import Dependencies
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 
 class SimulatedCrash(RuntimeError):

@@ -1,20 +1,30 @@
 """Diagnose (read-only): open the incident once per failed run and classify what went wrong.
 
-Integrations: reads Glue (job, runs, catalog table versions) and CloudWatch Logs; writes only the
-incident's event log.
+Integrations: reads Glue (job, runs, catalog table versions, data quality results), CloudWatch Logs and
+the operator-signatures parameter; writes only the incident's event log.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from selfheal_core.diagnosis.classifier import classify
+from selfheal_core.diagnosis.classifier import Classifier, SignatureError, classifier_with
 from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
 from selfheal_core.steps import diagnose
+
+
+def operator_classifier(deps: Dependencies) -> Classifier:
+    """The shipped signatures plus the operator's; a malformed operator set is logged and ignored."""
+    try:
+        return classifier_with(deps.signatures.load().get("signatures"))
+    except SignatureError as error:
+        logger.error("operator signatures ignored", extra={"reason": str(error)})
+        return classifier_with(None)
 
 
 @instrumented(correlation_id_path="event.detail.jobRunId")
@@ -23,8 +33,16 @@ def lambda_handler(
 ) -> dict[str, Any]:
     payload = validate(event, "diagnose")
     deps = deps or default_dependencies(context)
+    config = deps.config
+    windows = diagnose.ChangeWindows(datetime.now(UTC), config.freeze_windows, config.business_hours)
     result = diagnose.run(
-        payload["event"], payload["execution_id"], deps.store, deps.glue, deps.logs, classify
+        payload["event"],
+        payload["execution_id"],
+        deps.store,
+        deps.glue,
+        deps.logs,
+        operator_classifier(deps).classify,
+        windows,
     )
     logger.append_keys(incident_id=result["incident_id"])
     logger.info("diagnosed", extra={k: v for k, v in result.items() if k != "incident_id"})

@@ -9,8 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import ACCOUNT_ID, EVENTS_DIR, REGION
-from fakes import make_config
+from fakes import ACCOUNT_ID, EVENTS_DIR, REGION, make_config
 from moto import mock_aws
 from selfheal_core.adapters.cloudwatch_logs import ERROR_GROUP, CloudWatchLogReader
 from selfheal_core.adapters.glue import GlueAdapter

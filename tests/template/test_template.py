@@ -36,7 +36,8 @@ EXPECTED_ACTIONS = {
     "DiagnoseFunction": EVENT_LOG
     | AUDIT
     | {"glue:GetJob", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetTags", "glue:GetTable"}
-    | {"glue:GetTableVersions", "logs:DescribeLogStreams", "logs:GetLogEvents"},
+    | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+    | {"ssm:GetParameter"},
     "ProposeFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
     "SafetyGateFunction": EVENT_LOG | AUDIT,
     "ExecuteFunction": EVENT_LOG

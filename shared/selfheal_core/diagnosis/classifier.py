@@ -470,3 +470,21 @@ def _default_classifier() -> Classifier:
 def classify(log_text: str) -> Classification:
     """Classify with the shipped signatures (the classifier is built once and cached)."""
     return _default_classifier().classify(log_text)
+
+
+@functools.lru_cache(maxsize=8)
+def _classifier_for(extra_json: str) -> Classifier:
+    return Classifier(load_signatures(json.loads(extra_json)))
+
+
+def classifier_with(extra: Sequence[Mapping[str, Any]] | None) -> Classifier:
+    """The shipped signatures extended (or overridden, by id) by an operator's; built once per content.
+
+    Raises
+    ------
+    SignatureError
+        when an operator signature is malformed (the message says which one and why).
+    """
+    if not extra:
+        return _default_classifier()
+    return _classifier_for(json.dumps(list(extra), sort_keys=True))

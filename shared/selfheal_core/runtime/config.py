@@ -54,6 +54,7 @@ class Config:
     audit_dir: str
     topic_arn: str
     settings_parameter: str
+    signatures_parameter: str
     quarantine_uri: str
     backoff_seconds: float
     poll_seconds: float
@@ -99,6 +100,7 @@ class Config:
             audit_dir=env.get("AUDIT_DIR", ""),
             topic_arn=env.get("TOPIC_ARN", ""),
             settings_parameter=env.get("SETTINGS_PARAMETER", ""),
+            signatures_parameter=env.get("SIGNATURES_PARAMETER", ""),
             quarantine_uri=env.get("QUARANTINE_URI", ""),
             backoff_seconds=_float(env, "BACKOFF_SECONDS", 600.0),
             poll_seconds=_float(env, "POLL_SECONDS", 60.0),

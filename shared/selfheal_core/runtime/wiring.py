@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ class Dependencies:
     logs: LogReader
     notifier: Notifier
     settings: SettingsSource
+    # Operator signatures for the classifier (``{"signatures": [...]}``), read by Diagnose.
+    signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
 
 
 class _NoSettings:
@@ -63,6 +65,9 @@ def build(config: Config, account_id: str = "") -> Dependencies:
         logs=CloudWatchLogReader(max_bytes=config.log_max_bytes, max_seconds=config.log_max_seconds),
         notifier=SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier(),
         settings=SsmSettingsSource(config.settings_parameter) if config.settings_parameter else _NoSettings(),
+        signatures=(
+            SsmSettingsSource(config.signatures_parameter) if config.signatures_parameter else _NoSettings()
+        ),
     )
 
 
