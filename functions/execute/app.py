@@ -1,6 +1,7 @@
 """Execute: apply the gated action through the Glue API (StartJobRun, UpdateTable), intent first.
 
-Integrations: Glue StartJobRun/GetJobRuns/GetTableVersion/UpdateTable; appends to the event log.
+Integrations: the settings parameter (kill switch, mode: read again here), Glue StartJobRun/GetJobRuns/
+GetTableVersion/UpdateTable; appends to the event log.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ def lambda_handler(
     deps = deps or default_dependencies(context)
     config = deps.config
     result = execute.run(
-        payload["incident_id"], deps.store, deps.glue, config.quarantine_uri, config.poll_seconds
+        payload["incident_id"],
+        deps.store,
+        deps.glue,
+        config.quarantine_uri,
+        config.poll_seconds,
+        safety=config.safety_with(deps.settings.load()),
     )
     metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
     return result

@@ -55,6 +55,7 @@ class JobRun:
     started_on: datetime | None = None
     completed_on: datetime | None = None
     log_group: str | None = None
+    attempt: int = 0  # Glue's own retry counter for this run (0 = first attempt)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class JobInfo:
     name: str
     tags: Mapping[str, str]
     default_arguments: Mapping[str, str]
+    max_retries: int = 0  # Glue retries a failed run itself this many times
 
 
 class GlueCatalog(Protocol):

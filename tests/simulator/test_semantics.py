@@ -107,8 +107,8 @@ def test_what_the_agent_sees_comes_from_the_diagnosis(make_scenario: Any, classi
     incident = generate_incidents(s, 5, 0, classify)[0]
     d = incident.diagnosis
     assert d.category is Category.SCHEMA_DRIFT and d.criticality is Criticality.LOW
-    assert d.drifted and d.rollback_target is not None
-    assert d.rollback_target.table == incident.drift_table and d.rollback_target.renamed
+    assert d.drifted and d.rollback_targets
+    assert d.rollback_targets[0].table == incident.drift_table and d.rollback_targets[0].renamed
     assert d.bad_record_fraction == 0.03
     ctx = d.context(1, ())
     assert ctx.drift and ctx.rollback_available and ctx.risk == "low"

@@ -119,8 +119,7 @@ def test_every_step_is_in_the_log_and_the_audit_trail(
     audit = sorted((home / "audit" / "incidents" / summary["incident_id"]).glob("*.json"))
     assert [json.loads(p.read_text())["seq"] for p in audit] == [e.seq for e in events]
     restored = next(e for e in events if e.type is EventType.EXECUTED)
-    assert restored.data["restored_table"] == "crm.customers"
-    assert restored.data["restored_version"] == "1"
+    assert restored.data["restored"] == [{"table": "crm.customers", "version": "1"}]
 
 
 def test_a_redelivered_event_does_not_start_a_second_remediation(tmp_path: Path) -> None:

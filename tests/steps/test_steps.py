@@ -132,7 +132,7 @@ def test_diagnose_opens_once_and_another_execution_is_a_duplicate():
     assert first["incident_id"] == INCIDENT
 
     second = diagnose.run(EVENT, "exec-2", deps.store, deps.glue, deps.logs, classify)
-    assert second["duplicate"] is True and second["owner_execution_id"] == "exec-1"
+    assert second["duplicate"] is True and "exec-1" in second["reason"]
     assert "category" not in second
 
     retry = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classify)
@@ -317,7 +317,12 @@ def test_execute_records_intent_before_calling_glue_and_passes_the_run_arguments
 
 def test_execute_quarantine_adds_the_quarantine_path():
     deps = make_deps()
-    diagnosed(deps, Category.DATA_QUALITY, log="214 of 50211 records failed validation")
+    diagnosed(
+        deps,
+        Category.DATA_QUALITY,
+        log="214 of 50211 records failed validation",
+        tags={"criticality": "medium", "selfheal:quarantine": "enabled"},
+    )
     result = executed(deps, Action.QUARANTINE)
     path = f"s3://q/root/{JOB}/{INCIDENT}/"
     assert deps.glue.started[0][1]["--selfheal-quarantine-path"] == path
@@ -330,7 +335,7 @@ def test_execute_rollback_restores_the_baseline_version_then_reruns():
     diagnosed(deps, Category.TYPE_MISMATCH, drift=True)
     result = executed(deps, Action.ROLLBACK)
     assert deps.glue.restores == [("sales", "orders", "1")]
-    assert result["restored_table"] == "sales.orders" and result["restored_version"] == "1"
+    assert result["restored"] == [{"table": "sales.orders", "version": "1"}]
     assert deps.store.trace.index("glue.restore_table_version") < deps.store.trace.index("glue.start_job_run")
     assert len(deps.glue.started) == 1
 

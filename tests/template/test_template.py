@@ -52,7 +52,7 @@ EXPECTED_TEMPLATES = {
     "DiagnoseFunction": set(),
     "ProposeFunction": {"SSMParameterReadPolicy"},
     "SafetyGateFunction": {"SSMParameterReadPolicy"},
-    "ExecuteFunction": set(),
+    "ExecuteFunction": {"SSMParameterReadPolicy"},
     "ValidateFunction": set(),
     "EscalateFunction": {"SNSPublishMessagePolicy"},
     "LearnFunction": {"SSMParameterReadPolicy"},

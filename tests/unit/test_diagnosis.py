@@ -94,8 +94,8 @@ def test_diagnose_uses_the_classifier_tags_and_drift():
     assert classify.seen == ["AnalysisException: cannot resolve 'amount'"]
     assert diagnosis.category is Category.SCHEMA_DRIFT and diagnosis.confidence == 0.8
     assert diagnosis.criticality is Criticality.LOW and diagnosis.risk == Risk.LOW
-    assert diagnosis.drifted and diagnosis.rollback_target is not None
-    assert diagnosis.rollback_target.baseline_version == "1"
+    assert diagnosis.drifted and diagnosis.rollback_targets
+    assert diagnosis.rollback_targets[0].baseline_version == "1"
     assert diagnosis.notes == ("a note",)
     ctx = diagnosis.context(attempt=2, previous_actions=[Action.RETRY])
     assert ctx.drift and ctx.rollback_available and ctx.attempt == 2
@@ -112,7 +112,7 @@ def test_drift_category_without_breaking_change_gets_a_note():
         table_versions={"sales.orders": versions([("a", "int")], [("a", "int"), ("b", "int")])},
     )
     diagnosis = diagnose(evidence, stub(Category.TYPE_MISMATCH))
-    assert not diagnosis.drifted and diagnosis.rollback_target is None
+    assert not diagnosis.drifted and diagnosis.rollback_targets == ()
     assert any("no breaking change" in n for n in diagnosis.notes)
 
 

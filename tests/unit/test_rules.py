@@ -55,6 +55,13 @@ def test_human_only_categories_are_escalated_by_the_rulebook_too():
 @pytest.mark.parametrize("category", list(Category))
 def test_rulebook_action_passes_the_gate_on_a_clean_context(category):
     fraction = 0.05 if category is Category.DATA_QUALITY else None
-    context = ctx(category, confidence=0.9, drift=True, rollback_available=True, bad_record_fraction=fraction)
+    context = ctx(
+        category,
+        confidence=0.9,
+        drift=True,
+        rollback_available=True,
+        bad_record_fraction=fraction,
+        quarantine_capable=True,
+    )
     action = rule_action(context)
     assert SafetyGate().review(action, context).action is action

@@ -18,6 +18,7 @@ SAFE = DecisionContext(
     drift=True,
     rollback_available=True,
     bad_record_fraction=0.005,
+    quarantine_capable=True,
 )
 
 
@@ -42,6 +43,13 @@ def test_baseline_context_allows_everything():
         ("rollback_requires_drift", Action.ROLLBACK, ctx(drift=False), SAFE),
         ("rollback_requires_drift", Action.ROLLBACK, ctx(rollback_available=False), SAFE),
         ("quarantine_fraction_limit", Action.QUARANTINE, ctx(bad_record_fraction=None), SAFE),
+        ("quarantine_needs_capable_job", Action.QUARANTINE, ctx(quarantine_capable=False), SAFE),
+        (
+            "no_rerun_on_bad_records",
+            Action.RETRY,
+            ctx(category=Category.DATA_QUALITY, bad_record_fraction=None),
+            ctx(category=Category.THROTTLING, bad_record_fraction=None),
+        ),
         ("quarantine_fraction_limit", Action.QUARANTINE, ctx(bad_record_fraction=0.0), SAFE),
         (
             "quarantine_fraction_limit",

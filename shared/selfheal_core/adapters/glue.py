@@ -56,6 +56,7 @@ def _run(item: Mapping[str, Any]) -> JobRun:
         started_on=item.get("StartedOn"),
         completed_on=item.get("CompletedOn"),
         log_group=item.get("LogGroupName"),
+        attempt=int(item.get("Attempt") or 0),
     )
 
 
@@ -78,7 +79,12 @@ class GlueAdapter:
                 tags = dict(self.client.get_tags(ResourceArn=arn).get("Tags") or {})
             except ClientError as error:
                 raise _translate(error, f"get tags of {job_name}") from error
-        return JobInfo(name=job_name, tags=tags, default_arguments=dict(job.get("DefaultArguments") or {}))
+        return JobInfo(
+            name=job_name,
+            tags=tags,
+            default_arguments=dict(job.get("DefaultArguments") or {}),
+            max_retries=int(job.get("MaxRetries") or 0),
+        )
 
     def get_job_run(self, job_name: str, run_id: str) -> JobRun:
         try:

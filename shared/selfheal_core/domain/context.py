@@ -32,5 +32,8 @@ class DecisionContext:
     drift: bool = False
     rollback_available: bool = False
     bad_record_fraction: float | None = None
+    # The job honours --selfheal-quarantine-path (tag selfheal:quarantine=enabled); without it a
+    # "quarantine" would be a plain re-run over bad records.
+    quarantine_capable: bool = False
     previous_action: Action | None = None
     previous_actions: tuple[Action, ...] = field(default_factory=tuple)

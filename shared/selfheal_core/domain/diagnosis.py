@@ -57,6 +57,7 @@ class Diagnosis:
     risk: str
     drift: tuple[DriftReport, ...] = ()
     bad_record_fraction: float | None = None
+    quarantine_capable: bool = False
     notes: tuple[str, ...] = ()
 
     @property
@@ -64,9 +65,9 @@ class Diagnosis:
         return any(report.breaking for report in self.drift)
 
     @property
-    def rollback_target(self) -> DriftReport | None:
-        """The first drifted table that has a baseline version to go back to."""
-        return next((r for r in self.drift if r.breaking and r.baseline_version), None)
+    def rollback_targets(self) -> tuple[DriftReport, ...]:
+        """The drifted tables a rollback may restore."""
+        return tuple(r for r in self.drift if r.rollback_safe)
 
     def context(self, attempt: int = 1, previous_actions: Sequence[Action] = ()) -> DecisionContext:
         return DecisionContext(
@@ -77,8 +78,9 @@ class Diagnosis:
             risk=self.risk,
             attempt=attempt,
             drift=self.drifted,
-            rollback_available=self.rollback_target is not None,
+            rollback_available=bool(self.rollback_targets),
             bad_record_fraction=self.bad_record_fraction,
+            quarantine_capable=self.quarantine_capable,
             previous_action=previous_actions[-1] if previous_actions else None,
             previous_actions=tuple(previous_actions),
         )
@@ -95,6 +97,7 @@ class Diagnosis:
             "drift": [r.to_dict() for r in self.drift],
             "drifted": self.drifted,
             "bad_record_fraction": self.bad_record_fraction,
+            "quarantine_capable": self.quarantine_capable,
             "notes": list(self.notes),
         }
 
@@ -105,6 +108,13 @@ def criticality_from_tags(tags: Mapping[str, str]) -> Criticality:
         return Criticality(value)
     except ValueError:
         return Criticality.MEDIUM
+
+
+QUARANTINE_TAG = "selfheal:quarantine"
+
+
+def quarantine_capable(tags: Mapping[str, str]) -> bool:
+    return str(tags.get(QUARANTINE_TAG, "")).strip().lower() in ("enabled", "true", "yes")
 
 
 def risk_level(
@@ -166,5 +176,6 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
         ),
         drift=drift,
         bad_record_fraction=evidence.bad_record_fraction,
+        quarantine_capable=quarantine_capable(evidence.tags),
         notes=tuple(notes),
     )

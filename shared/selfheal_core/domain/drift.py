@@ -18,12 +18,18 @@ class Column:
     type: str
 
 
+# Tables whose current state is a pointer to a snapshot (Parameters.metadata_location and friends):
+# writing an old definition back would rewind the data, not just the schema.
+OPEN_TABLE_FORMATS = frozenset({"iceberg", "delta", "hudi"})
+
+
 @dataclass(frozen=True)
 class TableVersion:
     version_id: str
     columns: tuple[Column, ...]
     partition_keys: tuple[Column, ...] = ()
     updated_at: datetime | None = None
+    table_format: str = ""
 
     @classmethod
     def from_glue(cls, version: Mapping[str, Any]) -> TableVersion:
@@ -35,11 +41,16 @@ class TableVersion:
             return tuple(Column(str(c["Name"]).lower(), str(c.get("Type", "")).lower()) for c in items or ())
 
         updated = table.get("UpdateTime") or table.get("CreateTime")
+        parameters = table.get("Parameters") or {}
+        table_format = str(
+            parameters.get("table_type") or parameters.get("spark.sql.sources.provider") or ""
+        ).lower()
         return cls(
             version_id=str(version.get("VersionId", table.get("VersionId", "?"))),
             columns=columns(descriptor.get("Columns")),
             partition_keys=columns(table.get("PartitionKeys")),
             updated_at=updated if isinstance(updated, datetime) else None,
+            table_format=table_format,
         )
 
 
@@ -53,6 +64,7 @@ class DriftReport:
     renamed: tuple[tuple[str, str], ...] = ()
     type_changed: tuple[tuple[str, str, str], ...] = ()
     partition_keys_changed: bool = False
+    open_table_format: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -65,6 +77,12 @@ class DriftReport:
     def breaking(self) -> bool:
         """Additions alone rarely break a reader; everything else does."""
         return bool(self.removed or self.renamed or self.type_changed or self.partition_keys_changed)
+
+    @property
+    def rollback_safe(self) -> bool:
+        """Rule: roll back only a breaking change, to a known baseline, of a table that is not a snapshot
+        pointer (Iceberg, Delta, Hudi)."""
+        return self.breaking and self.baseline_version is not None and not self.open_table_format
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -92,6 +110,8 @@ class DriftReport:
             "renamed": [list(pair) for pair in self.renamed],
             "type_changed": [list(change) for change in self.type_changed],
             "partition_keys_changed": self.partition_keys_changed,
+            "open_table_format": self.open_table_format,
+            "rollback_safe": self.rollback_safe,
             "notes": list(self.notes),
         }
 
@@ -122,6 +142,7 @@ def compare(table: str, baseline: TableVersion, current: TableVersion) -> DriftR
         renamed=tuple(renamed),
         type_changed=type_changed,
         partition_keys_changed=baseline.partition_keys != current.partition_keys,
+        open_table_format=current.table_format in OPEN_TABLE_FORMATS,
     )
 
 

@@ -131,7 +131,13 @@ def _apply(incident: Incident, event: IncidentEvent) -> None:
         attempt.shadow = bool(data.get("shadow", False))
         attempt.kill_switch = bool(data.get("kill_switch", False))
     elif kind is EventType.EXECUTED and incident.attempts:
-        incident.attempts[-1].job_run_id = data.get("job_run_id")
+        attempt = incident.attempts[-1]
+        attempt.job_run_id = data.get("job_run_id")
+        stopped_by = data.get("stopped_by")
+        if stopped_by:  # the kill switch or shadow mode stopped the action after the gate let it through
+            attempt.rules_fired = (*attempt.rules_fired, str(stopped_by))
+            attempt.kill_switch = attempt.kill_switch or stopped_by == "kill_switch"
+            attempt.shadow = attempt.shadow or stopped_by == "shadow_mode"
     elif kind is EventType.VALIDATED and incident.attempts:
         attempt = incident.attempts[-1]
         attempt.run_state = data.get("run_state")

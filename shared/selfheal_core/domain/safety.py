@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selfheal_core.domain.context import DecisionContext, Risk
-from selfheal_core.vocabulary import ACTIONS, HUMAN_ONLY_CATEGORIES, Action, Criticality
+from selfheal_core.vocabulary import ACTIONS, HUMAN_ONLY_CATEGORIES, Action, Category, Criticality
 
 # Changing the catalog or diverting records is never "low risk": those are for a human on critical jobs.
 LOW_RISK_ACTIONS: frozenset[Action] = frozenset(
@@ -86,10 +86,20 @@ def _quarantine_fraction(action: Action, ctx: DecisionContext, s: SafetySettings
     return fraction is None or fraction <= 0.0 or fraction > s.max_quarantine_fraction
 
 
+def _quarantine_needs_capable_job(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: quarantine only jobs that declare they set bad records aside (tag selfheal:quarantine)."""
+    return action is Action.QUARANTINE and not ctx.quarantine_capable
+
+
 def _no_rerun_on_bad_records(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
-    """Rule: do not re-run a job over input known to hold bad records (it would load them downstream)."""
+    """Rule: do not re-run a job over input known to hold bad records (it would load them downstream),
+    nor over a data-quality failure whose share of bad records nobody measured."""
+    if action not in RERUN_ACTIONS:
+        return False
     fraction = ctx.bad_record_fraction
-    return action in RERUN_ACTIONS and fraction is not None and fraction > s.max_rerun_bad_fraction
+    if fraction is None:
+        return ctx.category is Category.DATA_QUALITY
+    return fraction > s.max_rerun_bad_fraction
 
 
 def _critical_jobs_low_risk_only(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
@@ -106,6 +116,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("low_confidence", _low_confidence),
     ("rollback_requires_drift", _rollback_needs_drift),
     ("quarantine_fraction_limit", _quarantine_fraction),
+    ("quarantine_needs_capable_job", _quarantine_needs_capable_job),
     ("no_rerun_on_bad_records", _no_rerun_on_bad_records),
     ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
 )

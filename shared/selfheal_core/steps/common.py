@@ -20,10 +20,7 @@ def load_incident(store: EventStore, incident_id: str) -> Incident:
 
 def context_for(incident: Incident, attempt: int, previous_actions: tuple[Action, ...]) -> DecisionContext:
     diagnosis: Mapping[str, Any] = incident.diagnosis or {}
-    drift_reports = diagnosis.get("drift") or []
-    rollback_available = any(
-        r.get("baseline_version") and set(r.get("kinds", [])) - {"column_added"} for r in drift_reports
-    )
+    rollback_available = bool(rollback_targets(incident))
     fraction = diagnosis.get("bad_record_fraction")
     return DecisionContext(
         job_name=incident.job_name,
@@ -35,9 +32,15 @@ def context_for(incident: Incident, attempt: int, previous_actions: tuple[Action
         drift=bool(diagnosis.get("drifted", False)),
         rollback_available=rollback_available,
         bad_record_fraction=float(fraction) if fraction is not None else None,
+        quarantine_capable=bool(diagnosis.get("quarantine_capable", False)),
         previous_action=previous_actions[-1] if previous_actions else None,
         previous_actions=previous_actions,
     )
+
+
+def rollback_targets(incident: Incident) -> list[Mapping[str, Any]]:
+    """The drift reports (as recorded by Diagnose) whose tables a rollback may restore."""
+    return [r for r in (incident.diagnosis or {}).get("drift") or [] if r.get("rollback_safe")]
 
 
 def current_context(incident: Incident) -> DecisionContext:

@@ -147,6 +147,31 @@ def gather_evidence(
     return evidence, sources
 
 
+SELFHEAL_ATTEMPT_ARGUMENT = "--selfheal-attempt"
+
+
+def handled_elsewhere(trigger: Trigger, glue: GlueCatalog) -> str | None:
+    """Why this failed run is not a new incident, if it is not: a run selfheal itself started belongs to
+    the incident that started it (its Validate sees the failure), and a run Glue will retry by itself
+    (attempt below the job's MaxRetries) is not over yet."""
+    if trigger.kind != "job_state_change":
+        return None
+    try:
+        run = glue.get_job_run(trigger.job_name, trigger.job_run_id)
+    except RemediationError:
+        return None  # an unreadable run is diagnosed (and escalated) like any other
+    marker = run.arguments.get(SELFHEAL_ATTEMPT_ARGUMENT)
+    if marker:
+        return f"a run selfheal started for {marker.split('#')[0]}, whose execution validates it"
+    try:
+        max_retries = glue.get_job(trigger.job_name).max_retries
+    except RemediationError:
+        return None
+    if run.attempt < max_retries:
+        return f"Glue retries it itself (attempt {run.attempt + 1} of {max_retries + 1})"
+    return None
+
+
 def run(
     event: Mapping[str, Any],
     execution_id: str,
@@ -158,6 +183,15 @@ def run(
 ) -> dict[str, Any]:
     trigger = trigger_from_event(event)
     incident_id = incident_id_for(trigger.job_name, trigger.job_run_id)
+    reason = handled_elsewhere(trigger, glue)
+    if reason is not None:
+        return {
+            "incident_id": incident_id,
+            "job_name": trigger.job_name,
+            "job_run_id": trigger.job_run_id,
+            "duplicate": True,
+            "reason": reason,
+        }
     created, opened = store.open(
         incident_id,
         {
@@ -174,7 +208,8 @@ def run(
     }
     if not created and opened.data.get("execution_id") != execution_id:
         # At-least-once delivery: another execution already owns this failed run.
-        return {**summary, "duplicate": True, "owner_execution_id": opened.data.get("execution_id")}
+        owner = opened.data.get("execution_id")
+        return {**summary, "duplicate": True, "reason": f"execution {owner} owns this failed run"}
 
     evidence, sources = gather_evidence(trigger, glue, logs, windows)
     diagnosis = diagnose(evidence, classify)

@@ -13,16 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from selfheal_core.domain.incident import EventType, Incident, IncidentEvent
+from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.errors import InvalidInputError, RemediationError
 from selfheal_core.ports import EventStore, GlueActions
-from selfheal_core.steps.common import load_incident
-from selfheal_core.vocabulary import Action
+from selfheal_core.steps.common import load_incident, rollback_targets
+from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 
 ATTEMPT_ARGUMENT = "--selfheal-attempt"
 ACTION_ARGUMENT = "--selfheal-action"
 QUARANTINE_ARGUMENT = "--selfheal-quarantine-path"
-# Arguments Glue manages itself; passing them back to StartJobRun is refused or meaningless.
-_RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from")
+# Arguments Glue manages itself (refused or meaningless on StartJobRun), and selfheal's own markers of an
+# earlier attempt (a stale quarantine path would turn a plain retry into a quarantine run).
+_RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from", "--selfheal-")
 
 
 def _events_of(store: EventStore, incident_id: str, kind: EventType, attempt: int) -> list[IncidentEvent]:
@@ -30,19 +32,25 @@ def _events_of(store: EventStore, incident_id: str, kind: EventType, attempt: in
 
 
 def _rollback(incident: Incident, glue: GlueActions) -> dict[str, Any]:
-    reports = (incident.diagnosis or {}).get("drift") or []
-    target = next(
-        (r for r in reports if r.get("baseline_version") and set(r.get("kinds", [])) - {"column_added"}), None
-    )
-    if target is None:
+    """Every drifted table goes back to its baseline in the same attempt: the run needs all of them."""
+    targets = rollback_targets(incident)
+    if not targets:
         raise RemediationError("rollback needs a drifted table with a baseline version")
-    database, _, table = str(target["table"]).partition(".")
-    glue.restore_table_version(database, table, str(target["baseline_version"]))
-    return {"restored_table": target["table"], "restored_version": target["baseline_version"]}
+    restored = []
+    for target in targets:
+        database, _, table = str(target["table"]).partition(".")
+        glue.restore_table_version(database, table, str(target["baseline_version"]))
+        restored.append({"table": target["table"], "version": target["baseline_version"]})
+    return {"restored": restored}
 
 
 def run(
-    incident_id: str, store: EventStore, glue: GlueActions, quarantine_uri: str, poll_seconds: float
+    incident_id: str,
+    store: EventStore,
+    glue: GlueActions,
+    quarantine_uri: str,
+    poll_seconds: float,
+    safety: SafetySettings | None = None,
 ) -> dict[str, Any]:
     incident = load_incident(store, incident_id)
     attempt = incident.current_attempt
@@ -54,12 +62,18 @@ def run(
     if done:  # a retried Execute: report what was already done
         return {**dict(done[-1].data), "poll_seconds": int(poll_seconds)}
 
-    if action not in (Action.RETRY, Action.BACKOFF_RETRY, Action.ROLLBACK, Action.QUARANTINE):
-        event = store.append(
-            incident_id,
-            EventType.EXECUTED,
-            {"attempt": attempt.number, "action": action.value, "job_run_id": None, "awaiting_run": False},
-        )
+    # The switches are read again here: a backoff wait may separate the gate from this step.
+    stopped_by = None
+    if safety is not None and safety.kill_switch:
+        stopped_by = "kill_switch"
+    elif safety is not None and safety.mode == Mode.SHADOW:
+        stopped_by = "shadow_mode"
+    if stopped_by or action not in GLUE_ACTIONS:
+        data: dict[str, Any] = {"attempt": attempt.number, "action": action.value}
+        data.update({"job_run_id": None, "awaiting_run": False})
+        if stopped_by:
+            data["stopped_by"] = stopped_by
+        event = store.append(incident_id, EventType.EXECUTED, data)
         return {**dict(event.data), "poll_seconds": int(poll_seconds)}
 
     marker = f"{incident_id}#{attempt.number}"

@@ -8,15 +8,15 @@ from selfheal_core.domain.drift import detect_drift
 from selfheal_core.domain.incident import EventType, Incident
 from selfheal_core.errors import InvalidInputError, RemediationError
 from selfheal_core.ports import EventStore, GlueActions
-from selfheal_core.steps.common import load_incident
+from selfheal_core.steps.common import load_incident, rollback_targets
 from selfheal_core.vocabulary import Action
 
 IN_PROGRESS = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 
 
 def _drift_still_breaking(incident: Incident, glue: GlueActions) -> bool:
-    """After a rollback, the catalog must no longer differ from the baseline in a breaking way."""
-    for report in (incident.diagnosis or {}).get("drift") or []:
+    """After a rollback, the restored tables must no longer differ from their baselines in a breaking way."""
+    for report in rollback_targets(incident):
         database, _, table = str(report["table"]).partition(".")
         try:
             versions = glue.table_versions(database, table)
@@ -61,7 +61,8 @@ def run(
     elapsed = 0.0
     if run.started_on and run.completed_on:
         elapsed = (run.completed_on - run.started_on).total_seconds()
-    attempts_left = attempt.number < max_attempts
+    # A run still going when polling gives up must never overlap a new one: escalate instead.
+    attempts_left = attempt.number < max_attempts and run.state not in IN_PROGRESS
     store.append(
         incident_id,
         EventType.VALIDATED,

@@ -38,12 +38,11 @@ def describe(event: IncidentEvent) -> tuple[str, str] | None:
         return "SafetyGate", f"{d.get('action')} allowed"
     if kind is EventType.EXECUTED:
         if d.get("job_run_id"):
-            extra = (
-                f", restored {d['restored_table']} to version {d['restored_version']}"
-                if d.get("restored_table")
-                else ""
-            )
+            restored = ", ".join(f"{r['table']} to version {r['version']}" for r in d.get("restored", []))
+            extra = f", restored {restored}" if restored else ""
             return "Execute", f"{d.get('action')}: started run {str(d['job_run_id'])[:16]}…{extra}"
+        if d.get("stopped_by"):
+            return "Execute", f"{d.get('action')}: stopped by {d['stopped_by']}, no Glue call"
         return "Execute", f"{d.get('action')}: no Glue call"
     if kind is EventType.VALIDATED and d.get("final"):
         verdict = "the fix held" if d.get("fixed") else f"not fixed ({d.get('reason')})"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.domain.diagnosis import QUARANTINE_TAG
 from selfheal_core.domain.drift import Column
 from selfheal_core.domain.incident import EventType, IncidentEvent, fold, incident_id_for
 from selfheal_core.steps.diagnose import TABLES_ARGUMENT
@@ -157,7 +158,7 @@ class StepFunctionsEngine:
         jobs = {
             job.name: JobFixture(
                 name=job.name,
-                tags={"criticality": job.criticality.value},
+                tags={"criticality": job.criticality.value, QUARANTINE_TAG: "enabled"},
                 default_arguments={TABLES_ARGUMENT: ",".join(job.tables)} if job.tables else {},
             )
             for job in self.scenario.jobs

@@ -17,7 +17,14 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from selfheal_core.domain.diagnosis import ClassificationLike, Classify, Diagnosis, Evidence, diagnose
+from selfheal_core.domain.diagnosis import (
+    QUARANTINE_TAG,
+    ClassificationLike,
+    Classify,
+    Diagnosis,
+    Evidence,
+    diagnose,
+)
 from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.vocabulary import ACTIONS, Category
 
@@ -154,7 +161,7 @@ def generate_incidents(
         evidence = Evidence(
             job_name=job.name,
             error_log=message,
-            tags={"criticality": job.criticality.value},
+            tags={"criticality": job.criticality.value, QUARANTINE_TAG: "enabled"},
             table_versions=table_versions,
             bad_record_fraction=mode.bad_record_fraction,
         )

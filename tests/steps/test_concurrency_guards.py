@@ -1,0 +1,128 @@
+"""Guards against overlapping runs and against acting after the switches change (review findings)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fakes import make_deps
+from selfheal_core.domain.drift import TableVersion
+from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.steps import diagnose, execute
+from selfheal_core.steps.common import context_for, load_incident
+from selfheal_core.vocabulary import Action, Category
+from test_steps import (
+    EVENT,
+    FAILED_RUN,
+    INCIDENT,
+    JOB,
+    SAFE,
+    classifier,
+    diagnosed,
+    executed,
+    finish_run,
+    gated,
+    seed,
+    validated,
+)
+
+
+def test_a_failed_run_that_selfheal_started_opens_no_second_incident():
+    deps = make_deps()
+    seed(deps)
+    deps.glue.set_run(JOB, FAILED_RUN, arguments={"--selfheal-attempt": "inc-0123456789abcdef#1"})
+    result = diagnose.run(EVENT, "exec-2", deps.store, deps.glue, deps.logs, classifier(Category.THROTTLING))
+    assert result["duplicate"] is True
+    assert "inc-0123456789abcdef" in result["reason"]
+    assert deps.store.load(INCIDENT) == []
+
+
+def test_a_failure_glue_will_retry_itself_opens_no_incident_until_the_last_attempt():
+    deps = make_deps()
+    seed(deps)
+    deps.glue.jobs[JOB] = replace(deps.glue.jobs[JOB], max_retries=1)
+    first = diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.THROTTLING))
+    assert first["duplicate"] is True and "Glue retries it itself" in first["reason"]
+
+    deps.glue.set_run(JOB, FAILED_RUN, attempt=1)
+    last = diagnose.run(EVENT, "exec-2", deps.store, deps.glue, deps.logs, classifier(Category.THROTTLING))
+    assert last["duplicate"] is False
+
+
+def test_the_kill_switch_pulled_during_the_backoff_stops_execute():
+    deps = make_deps()
+    diagnosed(deps, Category.THROTTLING)
+    assert gated(deps, Action.BACKOFF_RETRY)["action"] == "backoff_retry"
+    pulled = SafetySettings(kill_switch=True)
+    result = execute.run(INCIDENT, deps.store, deps.glue, "s3://q/", 30, safety=pulled)
+    assert result["awaiting_run"] is False and result["stopped_by"] == "kill_switch"
+    assert deps.glue.started == []
+    attempt = load_incident(deps.store, INCIDENT).current_attempt
+    assert attempt is not None and attempt.kill_switch and "kill_switch" in attempt.rules_fired
+
+
+def test_shadow_mode_switched_on_after_the_gate_stops_execute():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    gated(deps, Action.RETRY)
+    result = execute.run(
+        INCIDENT, deps.store, deps.glue, "s3://q/", 30, safety=SafetySettings(mode=Mode.SHADOW)
+    )
+    assert result["stopped_by"] == "shadow_mode" and deps.glue.started == []
+
+
+def test_a_retry_after_a_quarantine_does_not_inherit_the_quarantine_path():
+    deps = make_deps()
+    seed(deps, log="214 of 50211 records failed validation", tags={"selfheal:quarantine": "enabled"})
+    deps.glue.set_run(
+        JOB,
+        FAILED_RUN,
+        arguments={
+            "--day": "2026-11-01",
+            "--selfheal-quarantine-path": "s3://q/old/",
+            "--selfheal-action": "quarantine",
+        },
+    )
+    diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.TRANSIENT_NETWORK))
+    deps.store.append(INCIDENT, EventType.PROPOSED, {"attempt": 1, "action": "retry"})
+    deps.store.append(INCIDENT, EventType.GATED, {"attempt": 1, "proposed": "retry", "action": "retry"})
+    execute.run(INCIDENT, deps.store, deps.glue, "s3://q/", 30, safety=SAFE)
+    execute_args = deps.glue.started[0][1]
+    assert "--selfheal-quarantine-path" not in execute_args
+    assert execute_args["--selfheal-action"] == "retry" and execute_args["--day"] == "2026-11-01"
+
+
+def test_a_run_still_going_when_polling_gives_up_is_escalated_not_overlapped():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    executed(deps, Action.RETRY)
+    finish_run(deps, "RUNNING")
+    for _ in range(4):
+        assert validated(deps, max_polls=5)["status"] == "RUNNING"
+    final = validated(deps, max_polls=5)
+    assert final == {"status": "FAILED", "fixed": False, "attempts_left": False}
+
+
+def test_rollback_restores_every_drifted_table_and_never_an_iceberg_one():
+    deps = make_deps()
+    seed(deps, drift=True)
+    deps.glue.jobs[JOB] = replace(
+        deps.glue.jobs[JOB],
+        default_arguments={"--selfheal-tables": "sales.orders,sales.customers,sales.events"},
+    )
+    deps.glue.add_table_version("sales", "customers", [("id", "bigint"), ("email", "string")])
+    deps.glue.add_table_version("sales", "customers", [("id", "bigint")])
+    deps.glue.add_table_version("sales", "events", [("id", "bigint"), ("ts", "string")])
+    deps.glue.add_table_version("sales", "events", [("id", "bigint")])
+    iceberg = deps.glue.tables[("sales", "events")]
+    deps.glue.tables[("sales", "events")] = [replace(v, table_format="iceberg") for v in iceberg]
+    diagnose.run(EVENT, "exec-1", deps.store, deps.glue, deps.logs, classifier(Category.SCHEMA_DRIFT))
+
+    result = executed(deps, Action.ROLLBACK)
+
+    assert result["restored"] == [
+        {"table": "sales.customers", "version": "1"},
+        {"table": "sales.orders", "version": "1"},
+    ]
+    assert all(isinstance(v, TableVersion) for v in iceberg)
+    assert context_for(load_incident(deps.store, INCIDENT), 1, ()).rollback_available
