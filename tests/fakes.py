@@ -297,7 +297,9 @@ class FakeLogReader:
         self.logs: dict[str, str] = dict(logs or {})
         self.reads: list[str] = []
 
-    def read_run_logs(self, job_run_id: str) -> LogRead:
+    def read_run_logs(
+        self, job_run_id: str, log_group_prefix: str | None = None, continuous_log_group: str | None = None
+    ) -> LogRead:
         self.reads.append(job_run_id)
         if job_run_id not in self.logs:
             return LogRead("", (), (f"no CloudWatch log found for run {job_run_id}",))

@@ -99,7 +99,9 @@ class LogRead:
 
 
 class LogReader(Protocol):
-    def read_run_logs(self, job_run_id: str) -> LogRead: ...
+    def read_run_logs(
+        self, job_run_id: str, log_group_prefix: str | None = None, continuous_log_group: str | None = None
+    ) -> LogRead: ...
 
 
 class Notifier(Protocol):

@@ -143,3 +143,15 @@ def test_an_oversized_log_is_cut_at_the_size_bound(aws: None) -> None:
     assert read.truncated is True
     assert 150_000 < len(read.text) <= 200_000
     assert any("size or time bound" in note for note in read.notes)
+
+
+def test_a_job_with_a_security_configuration_is_read_from_its_own_log_groups(aws: None) -> None:
+    logs = boto3.client("logs", region_name="us-east-1")
+    prefix = "/aws-glue/jobs-GlueRole-kms-logs"
+    _put(logs, f"{prefix}/error", "jr_sec", ["java.nio.file.AccessDeniedException: s3://finance/ledger"])
+    _put(logs, "/custom/continuous", "jr_sec", ["continuous log line"])
+
+    read = CloudWatchLogReader(client=logs).read_run_logs("jr_sec", prefix, "/custom/continuous")
+
+    assert read.sources == (f"{prefix}/error:jr_sec", "/custom/continuous:jr_sec")
+    assert "AccessDeniedException" in read.text

@@ -14,12 +14,24 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from selfheal_core.adapters.throttling import raise_if_transient
 from selfheal_core.errors import TransientDependencyError
 from selfheal_core.ports import LogRead
 
-ERROR_GROUP = "/aws-glue/jobs/error"
-OUTPUT_GROUP = "/aws-glue/jobs/output"
-CONTINUOUS_GROUP = "/aws-glue/jobs/logs-v2"
+DEFAULT_PREFIX = "/aws-glue/jobs"
+ERROR_GROUP = f"{DEFAULT_PREFIX}/error"
+OUTPUT_GROUP = f"{DEFAULT_PREFIX}/output"
+CONTINUOUS_GROUP = f"{DEFAULT_PREFIX}/logs-v2"
+
+
+def run_log_groups(log_group_prefix: str | None, continuous_log_group: str | None) -> tuple[str, ...]:
+    """Where a run's logs are: the run's own prefix (``JobRun.LogGroupName``: another one when the job has a
+    security configuration), the continuous-logging group (``--continuous-log-logGroup`` if set), and the
+    default groups as a fallback. Missing groups cost one call each and become notes."""
+    prefix = (log_group_prefix or DEFAULT_PREFIX).rstrip("/")
+    continuous = continuous_log_group or CONTINUOUS_GROUP
+    ordered = (f"{prefix}/error", continuous, f"{prefix}/output", ERROR_GROUP, CONTINUOUS_GROUP, OUTPUT_GROUP)
+    return tuple(dict.fromkeys(ordered))
 
 
 class CloudWatchLogReader:
@@ -28,21 +40,21 @@ class CloudWatchLogReader:
         client: Any | None = None,
         max_bytes: int = 5 * 1024 * 1024,
         max_seconds: float = 10.0,
-        groups: tuple[str, ...] = (ERROR_GROUP, CONTINUOUS_GROUP, OUTPUT_GROUP),
     ) -> None:
         self.client = client or boto3.client("logs")
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
-        self.groups = groups
 
-    def read_run_logs(self, job_run_id: str) -> LogRead:
+    def read_run_logs(
+        self, job_run_id: str, log_group_prefix: str | None = None, continuous_log_group: str | None = None
+    ) -> LogRead:
         deadline = time.monotonic() + self.max_seconds
         budget = self.max_bytes
         parts: list[str] = []
         sources: list[str] = []
         notes: list[str] = []
         truncated = False
-        for group in self.groups:
+        for group in run_log_groups(log_group_prefix, continuous_log_group):
             for stream in self._streams(group, job_run_id, notes):
                 text, cut = self._read_stream(group, stream, budget, deadline)
                 if text:
@@ -87,6 +99,7 @@ class CloudWatchLogReader:
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return "", False
+                raise_if_transient(error, f"CloudWatch Logs {group}")
                 raise
             for event in page.get("events", []):
                 message = str(event.get("message", ""))

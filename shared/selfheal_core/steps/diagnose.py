@@ -95,9 +95,11 @@ def gather_evidence(
         notes.append(f"job not readable: {error}")
 
     run_error = ""
+    log_group_prefix: str | None = None
     last_success: datetime | None = None
     try:
-        run_error = glue.get_job_run(trigger.job_name, trigger.job_run_id).error_message or ""
+        failed_run = glue.get_job_run(trigger.job_name, trigger.job_run_id)
+        run_error, log_group_prefix = failed_run.error_message or "", failed_run.log_group
     except RemediationError as error:
         notes.append(f"failed run not readable: {error}")
     try:
@@ -107,7 +109,8 @@ def gather_evidence(
     except RemediationError as error:
         notes.append(f"run history not readable: {error}")
 
-    log = logs.read_run_logs(trigger.job_run_id)
+    continuous_group = job.default_arguments.get("--continuous-log-logGroup") if job else None
+    log = logs.read_run_logs(trigger.job_run_id, log_group_prefix, continuous_group)
     notes.extend(log.notes)
 
     versions: dict[str, list[TableVersion]] = {}
