@@ -150,6 +150,7 @@ class FakeGlue:
     def __init__(self, trace: list[str] | None = None) -> None:
         self.jobs: dict[str, JobInfo] = {}
         self.runs: dict[str, list[JobRun]] = {}
+        self.started_settings: list[dict[str, Any]] = []
         self.tables: dict[tuple[str, str], list[TableVersion]] = {}
         self.started: list[tuple[str, dict[str, str]]] = []
         self.restores: list[tuple[str, str, str]] = []
@@ -259,8 +260,11 @@ class FakeGlue:
         return self.dq_results.get(result_id)
 
     # -- GlueActions -------------------------------------------------------------------------------
-    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+    def start_job_run(
+        self, job_name: str, arguments: Mapping[str, str], run_settings: Mapping[str, Any] | None = None
+    ) -> str:
         self.calls.append("start_job_run")
+        self.started_settings.append(dict(run_settings or {}))
         self._maybe_crash("start_job_run", "before")
         if job_name not in self.jobs:
             raise RemediationError(f"start {job_name}: EntityNotFoundException")

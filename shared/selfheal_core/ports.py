@@ -56,6 +56,9 @@ class JobRun:
     completed_on: datetime | None = None
     log_group: str | None = None
     attempt: int = 0  # Glue's own retry counter for this run (0 = first attempt)
+    # Run-level settings an orchestrator may have given StartJobRun (WorkerType, NumberOfWorkers or
+    # MaxCapacity, Timeout, ExecutionClass, SecurityConfiguration): a re-run keeps them.
+    run_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,9 @@ class GlueCatalog(Protocol):
 class GlueActions(GlueCatalog, Protocol):
     """What Execute may do on top of reading."""
 
-    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str: ...
+    def start_job_run(
+        self, job_name: str, arguments: Mapping[str, str], run_settings: Mapping[str, Any] | None = None
+    ) -> str: ...
 
     def restore_table_version(self, database: str, table: str, version_id: str) -> None: ...
 

@@ -155,3 +155,15 @@ def test_a_job_with_a_security_configuration_is_read_from_its_own_log_groups(aws
 
     assert read.sources == (f"{prefix}/error:jr_sec", "/custom/continuous:jr_sec")
     assert "AccessDeniedException" in read.text
+
+
+def test_the_glue_adapter_reads_and_passes_back_a_runs_worker_settings(aws: None) -> None:
+    glue = boto3.client("glue", region_name="us-east-1")
+    glue.create_job(Name="j", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://s/j.py"})
+    first = glue.start_job_run(JobName="j", WorkerType="G.2X", NumberOfWorkers=7, Timeout=90)["JobRunId"]
+    adapter = GlueAdapter(client=glue)
+
+    run = adapter.get_job_run("j", first)
+    assert run.run_settings == {"Timeout": 90, "WorkerType": "G.2X", "NumberOfWorkers": 7}
+    again = adapter.start_job_run("j", {"--x": "1"}, run.run_settings)
+    assert adapter.get_job_run("j", again).run_settings == run.run_settings

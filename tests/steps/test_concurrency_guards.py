@@ -126,3 +126,12 @@ def test_rollback_restores_every_drifted_table_and_never_an_iceberg_one():
     ]
     assert all(isinstance(v, TableVersion) for v in iceberg)
     assert context_for(load_incident(deps.store, INCIDENT), 1, ()).rollback_available
+
+
+def test_a_rerun_keeps_the_failed_runs_capacity_settings():
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    settings = {"WorkerType": "G.2X", "NumberOfWorkers": 20, "Timeout": 120, "ExecutionClass": "STANDARD"}
+    deps.glue.set_run(JOB, FAILED_RUN, run_settings=settings)
+    executed(deps, Action.RETRY)
+    assert deps.glue.started_settings == [settings]

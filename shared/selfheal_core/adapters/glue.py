@@ -46,6 +46,16 @@ def _translate(error: ClientError, what: str) -> Exception:
     )
 
 
+def _run_settings(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The StartJobRun parameters a failed run was started with (worker settings exclude MaxCapacity)."""
+    settings = {k: item[k] for k in ("Timeout", "ExecutionClass", "SecurityConfiguration") if item.get(k)}
+    if item.get("WorkerType") and item.get("NumberOfWorkers"):
+        settings.update(WorkerType=item["WorkerType"], NumberOfWorkers=item["NumberOfWorkers"])
+    elif item.get("MaxCapacity"):
+        settings["MaxCapacity"] = item["MaxCapacity"]
+    return settings
+
+
 def _run(item: Mapping[str, Any]) -> JobRun:
     return JobRun(
         job_name=str(item.get("JobName", "")),
@@ -57,6 +67,7 @@ def _run(item: Mapping[str, Any]) -> JobRun:
         completed_on=item.get("CompletedOn"),
         log_group=item.get("LogGroupName"),
         attempt=int(item.get("Attempt") or 0),
+        run_settings=_run_settings(item),
     )
 
 
@@ -127,9 +138,14 @@ class GlueAdapter:
         return int(metrics.get("TotalRowsFailed") or 0), processed
 
     # -- act -------------------------------------------------------------------------------------
-    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+    def start_job_run(
+        self, job_name: str, arguments: Mapping[str, str], run_settings: Mapping[str, Any] | None = None
+    ) -> str:
         try:
-            return str(self.client.start_job_run(JobName=job_name, Arguments=dict(arguments))["JobRunId"])
+            response = self.client.start_job_run(
+                JobName=job_name, Arguments=dict(arguments), **(run_settings or {})
+            )
+            return str(response["JobRunId"])
         except ClientError as error:
             raise _translate(error, f"start {job_name}") from error
 

@@ -100,7 +100,7 @@ def run(
                 raise RemediationError("quarantine needs QUARANTINE_URI: where the job may put bad records")
             arguments[QUARANTINE_ARGUMENT] = f"{root}/{incident.job_name}/{incident_id}/"
             details = {"quarantine_path": arguments[QUARANTINE_ARGUMENT]}
-        run_id = glue.start_job_run(incident.job_name, arguments)
+        run_id = glue.start_job_run(incident.job_name, arguments, failed.run_settings)
     else:
         details = {"reattached": True}
 
