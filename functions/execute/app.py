@@ -29,7 +29,7 @@ def lambda_handler(
         deps.glue,
         config.quarantine_uri,
         config.poll_seconds,
-        safety=config.safety_with(deps.settings.load()),
+        safety=deps.live_safety(),
     )
     metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
     return result

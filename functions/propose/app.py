@@ -22,7 +22,7 @@ def lambda_handler(
     payload = validate(event, "incident")
     deps = deps or default_dependencies(context)
     config = deps.config
-    safety = config.safety_with(deps.settings.load())
+    safety = deps.live_safety()
     result = propose.run(
         payload["incident_id"],
         deps.store,

@@ -21,7 +21,7 @@ def lambda_handler(
 ) -> dict[str, Any]:
     payload = validate(event, "incident")
     deps = deps or default_dependencies(context)
-    safety = deps.config.safety_with(deps.settings.load())
+    safety = deps.live_safety()
     result = safety_gate.run(payload["incident_id"], deps.store, safety, deps.config.backoff_seconds)
     if result["action"] != result["proposed"]:
         metrics.add_metric(name="ProposalsVetoed", unit=MetricUnit.Count, value=1)

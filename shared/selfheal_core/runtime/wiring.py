@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.ports import EventStore, GlueActions, LogReader, Notifier, QTableStore, SettingsSource
 from selfheal_core.runtime.config import Config
 
@@ -22,6 +23,10 @@ class Dependencies:
     settings: SettingsSource
     # Operator signatures for the classifier (``{"signatures": [...]}``), read by Diagnose.
     signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
+
+    def live_safety(self) -> SafetySettings:
+        """The deployed safety settings with the kill switch and mode as they are right now."""
+        return self.config.safety_with(self.settings.load())
 
 
 class _NoSettings:
