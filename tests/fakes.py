@@ -140,7 +140,7 @@ class InMemoryQTableStore:
 
 
 def _copy(entry: QEntry) -> QEntry:
-    return QEntry(entry.values.copy(), entry.visits.copy(), entry.version)
+    return QEntry(entry.values.copy(), entry.visits.copy(), entry.version, entry.applied)
 
 
 # -- Glue -------------------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from fakes import make_deps
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.incident import EventType
 from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.errors import TransientDependencyError
 from selfheal_core.steps import diagnose, execute
 from selfheal_core.steps.common import context_for, load_incident
 from selfheal_core.vocabulary import Action, Category
@@ -135,3 +137,44 @@ def test_a_rerun_keeps_the_failed_runs_capacity_settings():
     deps.glue.set_run(JOB, FAILED_RUN, run_settings=settings)
     executed(deps, Action.RETRY)
     assert deps.glue.started_settings == [settings]
+
+
+class _FailsOnce:
+    """A Q store whose ``apply`` fails once after ``after`` successful writes (a throttle mid-Learn)."""
+
+    def __init__(self, inner, after: int) -> None:
+        self.inner, self.after, self.failed = inner, after, False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def apply(self, key, update, initial):
+        if not self.failed and self.after == 0:
+            self.failed = True
+            raise TransientDependencyError("throttled")
+        self.after -= 1
+        return self.inner.apply(key, update, initial)
+
+
+def test_a_learn_retried_after_a_partial_write_applies_each_update_once():
+    from fakes import InMemoryQTableStore
+    from selfheal_core.domain.qlearning import LearnerSettings
+    from selfheal_core.steps import learn
+
+    deps = make_deps()
+    diagnosed(deps, Category.TRANSIENT_NETWORK)
+    for state in ("FAILED", "SUCCEEDED"):
+        executed(deps, Action.RETRY)
+        finish_run(deps, state)
+        validated(deps)
+    store = _FailsOnce(InMemoryQTableStore(), after=2)
+    human = {"decision": "fixed", "by": "me"}
+
+    with pytest.raises(TransientDependencyError):
+        learn.run(INCIDENT, human, deps.store, store, LearnerSettings(), SAFE, True)
+    learn.run(INCIDENT, human, deps.store, store, LearnerSettings(), SAFE, True)
+
+    visits = sum(int(row.visits.sum()) for row in store.inner.all_rows().values())
+    assert visits == 4  # 2 transitions x (shared row + job row), each once
+    decided = [e for e in deps.store.load(INCIDENT) if e.type is EventType.HUMAN_DECIDED]
+    assert len(decided) == 1

@@ -195,6 +195,7 @@ class DynamoDbQTableStore:
                     "version": {"N": str(entry.version)},
                     "values": {"M": {a: {"N": str(Decimal(repr(v)))} for a, v in data["values"].items()}},
                     "visits": {"M": {a: {"N": str(v)} for a, v in data["visits"].items()}},
+                    "applied": {"L": [{"S": marker} for marker in entry.applied]},
                 },
                 **condition,
             )
@@ -223,5 +224,6 @@ def _entry(item: Mapping[str, Any]) -> QEntry:
             "values": {a: float(v["N"]) for a, v in item["values"]["M"].items()},
             "visits": {a: int(v["N"]) for a, v in item["visits"]["M"].items()},
             "version": int(item["version"]["N"]),
+            "applied": [marker["S"] for marker in item.get("applied", {}).get("L", [])],
         }
     )

@@ -85,6 +85,8 @@ class QEntry:
     values: np.ndarray
     visits: np.ndarray
     version: int = 0
+    # Markers of the last updates applied to this row, so a retried Learn never applies one twice.
+    applied: tuple[str, ...] = ()
 
     @classmethod
     def initial(cls, ctx: DecisionContext, settings: LearnerSettings) -> QEntry:
@@ -98,17 +100,21 @@ class QEntry:
         return int(self.visits.sum())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "values": {a.value: float(self.values[i]) for a, i in ACTION_INDEX.items()},
             "visits": {a.value: int(self.visits[i]) for a, i in ACTION_INDEX.items()},
             "version": self.version,
         }
+        if self.applied:
+            data["applied"] = list(self.applied)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QEntry:
         values = np.array([float(data["values"][a.value]) for a in ACTIONS])
         visits = np.array([int(data["visits"][a.value]) for a in ACTIONS])
-        return cls(values=values, visits=visits, version=int(data.get("version", 0)))
+        applied = tuple(str(marker) for marker in data.get("applied", ()))
+        return cls(values=values, visits=visits, version=int(data.get("version", 0)), applied=applied)
 
 
 class QTable:
@@ -143,6 +149,20 @@ class Transition:
 
 # A row update that can be re-applied to a fresher copy of the row (optimistic-concurrency retry).
 RowUpdate = Callable[[QEntry], QEntry]
+APPLIED_MEMORY = 64
+
+
+def once(update: RowUpdate, marker: str) -> RowUpdate:
+    """``update``, applied at most once per row: a row that already carries ``marker`` is left as it is."""
+
+    def apply(row: QEntry) -> QEntry:
+        if marker in row.applied:
+            return row
+        new = update(row)
+        new.applied = (*row.applied, marker)[-APPLIED_MEMORY:]
+        return new
+
+    return apply
 
 
 class QLearningPolicy:

@@ -13,6 +13,7 @@ from selfheal_core.domain.qlearning import (
     QTable,
     Transition,
     job_state_key,
+    once,
     state_key,
 )
 from selfheal_core.domain.reward import RewardWeights, StepOutcome, step_reward
@@ -97,7 +98,7 @@ def run(
     weights: RewardWeights | None = None,
 ) -> dict[str, Any]:
     incident = load_incident(store, incident_id)
-    if human:
+    if human and incident.human_decision is None:  # a retried Learn records the answer once
         store.append(incident_id, EventType.HUMAN_DECIDED, dict(human))
         incident = load_incident(store, incident_id)
     human_hours = None
@@ -118,8 +119,9 @@ def run(
             for k in (state_key(ctx), job_state_key(ctx))
         }
         policy = QLearningPolicy(QTable(qtable.load_rows(keys)), learner)
-        for transition in reversed(transitions):
-            for key, apply in policy.row_updates(transition).items():
+        for index, transition in reversed(list(enumerate(transitions))):
+            for key, update in policy.row_updates(transition).items():
+                apply = once(update, f"{incident_id}#{index}")
                 written = qtable.apply(key, apply, QEntry.initial(transition.state, learner))
                 policy.table.rows[key] = written
                 updates += 1
