@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.domain.drift import DriftReport, TableVersion, detect_drift
+from selfheal_core.job_contract import QUARANTINE_TAG
 from selfheal_core.vocabulary import Action, Category, Criticality
 
 DRIFT_CATEGORIES = frozenset({Category.SCHEMA_DRIFT, Category.TYPE_MISMATCH})
@@ -108,9 +109,6 @@ def criticality_from_tags(tags: Mapping[str, str]) -> Criticality:
         return Criticality(value)
     except ValueError:
         return Criticality.MEDIUM
-
-
-QUARANTINE_TAG = "selfheal:quarantine"
 
 
 def quarantine_capable(tags: Mapping[str, str]) -> bool:

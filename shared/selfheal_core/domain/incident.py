@@ -74,6 +74,10 @@ class Attempt:
     masking_rules: tuple[str, ...] = ()
     shadow: bool = False
     kill_switch: bool = False
+    wait_seconds: float = 0.0  # the backoff the gate set before this attempt ran
+    started_marker: str | None = None  # written before Glue was called (action_started)
+    executed: Mapping[str, Any] | None = None  # the executed event's data, once Execute has finished
+    polls: int = 0  # validations that found the run still going
     job_run_id: str | None = None
     run_state: str | None = None
     fixed: bool | None = None
@@ -130,8 +134,12 @@ def _apply(incident: Incident, event: IncidentEvent) -> None:
         attempt.masking_rules = tuple(data.get("constraints", ()))
         attempt.shadow = bool(data.get("shadow", False))
         attempt.kill_switch = bool(data.get("kill_switch", False))
+        attempt.wait_seconds = float(data.get("wait_seconds", 0))
+    elif kind is EventType.ACTION_STARTED and incident.attempts:
+        incident.attempts[-1].started_marker = str(data.get("marker", ""))
     elif kind is EventType.EXECUTED and incident.attempts:
         attempt = incident.attempts[-1]
+        attempt.executed = dict(data)
         attempt.job_run_id = data.get("job_run_id")
         stopped_by = data.get("stopped_by")
         if stopped_by:  # the kill switch or shadow mode stopped the action after the gate let it through
@@ -141,7 +149,9 @@ def _apply(incident: Incident, event: IncidentEvent) -> None:
     elif kind is EventType.VALIDATED and incident.attempts:
         attempt = incident.attempts[-1]
         attempt.run_state = data.get("run_state")
-        if data.get("final"):
+        if not data.get("final"):
+            attempt.polls += 1
+        else:
             attempt.fixed = bool(data.get("fixed"))
             attempt.elapsed_seconds = float(data.get("elapsed_seconds", 0.0))
             if attempt.fixed:

@@ -13,10 +13,9 @@ from selfheal_core.domain.evidence import bad_record_fraction
 from selfheal_core.domain.incident import EventType, incident_id_for
 from selfheal_core.domain.windows import BusinessHours, Interval, in_freeze_window
 from selfheal_core.errors import RemediationError
+from selfheal_core.job_contract import ATTEMPT_ARGUMENT, TABLES_ARGUMENT
 from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, LogReader
 from selfheal_core.vocabulary import Category
-
-TABLES_ARGUMENT = "--selfheal-tables"
 
 
 @dataclass(frozen=True)
@@ -150,9 +149,6 @@ def gather_evidence(
     return evidence, sources
 
 
-SELFHEAL_ATTEMPT_ARGUMENT = "--selfheal-attempt"
-
-
 def handled_elsewhere(trigger: Trigger, glue: GlueCatalog) -> str | None:
     """Why this failed run is not a new incident, if it is not: a run selfheal itself started belongs to
     the incident that started it (its Validate sees the failure), and a run Glue will retry by itself
@@ -163,7 +159,7 @@ def handled_elsewhere(trigger: Trigger, glue: GlueCatalog) -> str | None:
         run = glue.get_job_run(trigger.job_name, trigger.job_run_id)
     except RemediationError:
         return None  # an unreadable run is diagnosed (and escalated) like any other
-    marker = run.arguments.get(SELFHEAL_ATTEMPT_ARGUMENT)
+    marker = run.arguments.get(ATTEMPT_ARGUMENT)
     if marker:
         return f"a run selfheal started for {marker.split('#')[0]}, whose execution validates it"
     try:

@@ -12,23 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from selfheal_core.domain.incident import EventType, Incident, IncidentEvent
+from selfheal_core.domain.incident import EventType, Incident
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.errors import InvalidInputError, RemediationError
+from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, QUARANTINE_ARGUMENT
 from selfheal_core.ports import EventStore, GlueActions
 from selfheal_core.steps.common import load_incident, rollback_targets
 from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 
-ATTEMPT_ARGUMENT = "--selfheal-attempt"
-ACTION_ARGUMENT = "--selfheal-action"
-QUARANTINE_ARGUMENT = "--selfheal-quarantine-path"
 # Arguments Glue manages itself (refused or meaningless on StartJobRun), and selfheal's own markers of an
 # earlier attempt (a stale quarantine path would turn a plain retry into a quarantine run).
 _RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from", "--selfheal-")
-
-
-def _events_of(store: EventStore, incident_id: str, kind: EventType, attempt: int) -> list[IncidentEvent]:
-    return [e for e in store.load(incident_id) if e.type is kind and e.data.get("attempt") == attempt]
 
 
 def _rollback(incident: Incident, glue: GlueActions) -> dict[str, Any]:
@@ -58,9 +52,8 @@ def run(
         raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
     action = attempt.action
 
-    done = _events_of(store, incident_id, EventType.EXECUTED, attempt.number)
-    if done:  # a retried Execute: report what was already done
-        return {**dict(done[-1].data), "poll_seconds": int(poll_seconds)}
+    if attempt.executed is not None:  # a retried Execute: report what was already done
+        return {**dict(attempt.executed), "poll_seconds": int(poll_seconds)}
 
     # The switches are read again here: a backoff wait may separate the gate from this step.
     stopped_by = None
@@ -77,7 +70,7 @@ def run(
         return {**dict(event.data), "poll_seconds": int(poll_seconds)}
 
     marker = f"{incident_id}#{attempt.number}"
-    already_started = bool(_events_of(store, incident_id, EventType.ACTION_STARTED, attempt.number))
+    already_started = attempt.started_marker is not None
     if not already_started:
         store.append(
             incident_id,

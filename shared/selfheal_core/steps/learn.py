@@ -25,17 +25,8 @@ from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 DECISION_MINUTES = 5.0 / 60.0  # diagnose + propose + gate take seconds
 
 
-def _waits(store: EventStore, incident_id: str) -> dict[int, float]:
-    return {
-        int(e.data["attempt"]): float(e.data.get("wait_seconds", 0))
-        for e in store.load(incident_id)
-        if e.type is EventType.GATED and "attempt" in e.data
-    }
-
-
 def transitions_of(
     incident: Incident,
-    waits: Mapping[int, float],
     gate: SafetyGate,
     weights: RewardWeights,
     human_hours: float | None,
@@ -54,7 +45,7 @@ def transitions_of(
         ran = attempt.action in GLUE_ACTIONS
         last = index == len(steps) - 1
         escalated = attempt.action is Action.ESCALATE or (last and not attempt.fixed and ran)
-        minutes = DECISION_MINUTES + waits.get(attempt.number, 0.0) / 60.0 + attempt.elapsed_seconds / 60.0
+        minutes = DECISION_MINUTES + attempt.wait_seconds / 60.0 + attempt.elapsed_seconds / 60.0
         outcome = StepOutcome(
             elapsed_minutes=minutes,
             resolved=bool(attempt.fixed),
@@ -108,9 +99,7 @@ def run(
     updates = 0
     total_reward = 0.0
     if learning_enabled and not incident.learned:
-        transitions = transitions_of(
-            incident, _waits(store, incident_id), SafetyGate(safety), weights or RewardWeights(), human_hours
-        )
+        transitions = transitions_of(incident, SafetyGate(safety), weights or RewardWeights(), human_hours)
         keys = {
             k
             for t in transitions

@@ -40,11 +40,7 @@ def run(
     attempt = incident.current_attempt
     if attempt is None or attempt.job_run_id is None:
         raise InvalidInputError(f"incident {incident_id} has no run to validate")
-    polls = sum(
-        1
-        for e in store.load(incident_id)
-        if e.type is EventType.VALIDATED and e.data.get("attempt") == attempt.number
-    )
+    polls = attempt.polls
     run = glue.get_job_run(incident.job_name, attempt.job_run_id)
     base = {"attempt": attempt.number, "job_run_id": run.run_id, "run_state": run.state}
 

@@ -27,11 +27,12 @@ from typing import Any
 
 import boto3
 import moto  # noqa: F401  (imported before any boto3 client is made, so every client is mocked)
+from selfheal_core.job_contract import ATTEMPT_ARGUMENT
 from selfheal_core.steps.diagnose import trigger_from_event
 
 from selfheal.errors import UsageError
 from selfheal.local import patches
-from selfheal.local.world import ATTEMPT_ARGUMENT, RunOutcomeDecider, World
+from selfheal.local.world import RunOutcomeDecider, World
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -228,7 +229,6 @@ class LocalEngine:
                 Environment={"Variables": env},
             )["FunctionArn"]
             substitutions[f"{logical}FunctionArn"] = arn
-        self.environments = {function_name(name): env for name in FUNCTIONS}
 
         definition = ASL_PATH.read_text()
         for key, value in substitutions.items():

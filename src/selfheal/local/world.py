@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfheal.errors import UsageError
+from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT
 
-ACTION_ARGUMENT = "--selfheal-action"
-ATTEMPT_ARGUMENT = "--selfheal-attempt"
+from selfheal.errors import UsageError
 
 
 @dataclass(frozen=True)

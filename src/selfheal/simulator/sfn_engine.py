@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
-from selfheal_core.domain.diagnosis import QUARANTINE_TAG
 from selfheal_core.domain.drift import Column
 from selfheal_core.domain.incident import EventType, IncidentEvent, fold, incident_id_for
-from selfheal_core.steps.diagnose import TABLES_ARGUMENT
+from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, QUARANTINE_TAG, TABLES_ARGUMENT
 from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 
 from selfheal.local.engine import ACCOUNT, REGION, EngineOptions, LocalEngine
 from selfheal.local.replay import IncidentSummary, summarise
-from selfheal.local.world import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, JobFixture, World
+from selfheal.local.world import JobFixture, World
 from selfheal.simulator.engine import IncidentResult, IncidentTally, InProcessEngine
 from selfheal.simulator.policies import Policy
 from selfheal.simulator.scenario import Scenario

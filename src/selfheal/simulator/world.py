@@ -18,7 +18,6 @@ from importlib import resources
 
 import numpy as np
 from selfheal_core.domain.diagnosis import (
-    QUARANTINE_TAG,
     ClassificationLike,
     Classify,
     Diagnosis,
@@ -26,6 +25,7 @@ from selfheal_core.domain.diagnosis import (
     diagnose,
 )
 from selfheal_core.domain.drift import Column, TableVersion
+from selfheal_core.job_contract import QUARANTINE_TAG
 from selfheal_core.vocabulary import ACTIONS, Category
 
 from selfheal.simulator.scenario import JobSpec, ModeSpec, Scenario
