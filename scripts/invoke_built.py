@@ -27,16 +27,21 @@ What it does, the way the Lambda runtime would:
 - prints the handler's JSON result on stdout (the function's logs go to stderr). An exception prints
   ``{"errorType", "errorMessage"}`` on stdout and exits 1, like ``sam local invoke``.
 
-Compiled dependencies (numpy, rpds-py, wrapt) are built for the function's ``Architectures``: the arm64
-layer of the deployed template cannot be imported on an x86_64 host (a warning says so). To run the
-handlers here, build a copy of the template for the host and point ``--template`` at it::
+**No AWS call unless asked.** By default the handler runs with the local backend of
+``events/local/invoke.env.json`` (SQLite store and Q-table, audit files, no topic, no settings parameter:
+``STORE_BACKEND=sqlite``...), with dummy credentials, and with every AWS SDK call sent to a closed local
+port (unless ``AWS_ENDPOINT_URL`` points somewhere, e.g. a moto server): a handler that needs Glue or
+CloudWatch Logs fails fast instead of reaching AWS. ``--aws`` passes your credentials, profile and region
+through, as ``sam local invoke`` does, and then needs ``--env-vars`` naming the stack's tables and bucket.
+
+**Architecture.** Compiled dependencies (numpy, rpds-py, wrapt) are built for the function's
+``Architectures`` (arm64 in ``template.yaml``), and an arm64 layer cannot be imported on an x86_64 host.
+The script looks for a build for this host first (``.aws-sam/build-<arch>/template.yaml``, e.g.
+``build-x86_64``), and says how to make one when only a build for another architecture exists::
 
     sed 's/\barm64\b/x86_64/g' template.yaml > /tmp/template-x86_64.yaml
     sam build -t /tmp/template-x86_64.yaml --base-dir . --build-dir .aws-sam/build-x86_64
-    python scripts/invoke_built.py ProposeFunction -e events/functions/propose.json \
-        -t .aws-sam/build-x86_64/template.yaml --env-vars env.json
-
-AWS calls go to whatever the credentials and ``AWS_ENDPOINT_URL*`` in the environment point to.
+    python scripts/invoke_built.py ProposeFunction -e events/functions/propose.json
 """
 
 from __future__ import annotations
@@ -53,22 +58,64 @@ from typing import Any
 import yaml
 
 DEFAULT_TEMPLATE = Path(".aws-sam/build/template.yaml")
-# Passed through to the handler, as sam local invoke does with the caller's AWS settings.
-PASS_THROUGH = (
+LOCAL_ENV_VARS = Path(__file__).resolve().parent.parent / "events" / "local" / "invoke.env.json"
+# Always passed through to the handler.
+PASS_THROUGH = ("HOME", "PATH", "TZ", "LANG", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL")
+# Passed through only with --aws, as sam local invoke does with the caller's AWS settings.
+AWS_PASS_THROUGH = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_PROFILE",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CA_BUNDLE",
-    "AWS_ENDPOINT_URL",
-    "HOME",
-    "PATH",
-    "TZ",
-    "LANG",
 )
+# Without --aws: credentials that sign nothing real, and an endpoint nothing listens on (port 9, discard),
+# so an SDK call fails at once with a connection error instead of reaching AWS or the instance metadata.
+OFFLINE_ENV = {
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+OFFLINE_ENDPOINT = "http://127.0.0.1:9"
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def host_architecture() -> str:
+    """This machine as Lambda names architectures (``uname -m`` x86_64/amd64 -> x86_64, aarch64 -> arm64)."""
+    machine = platform.machine().lower()
+    return HOST_ARCH.get(machine, machine)
+
+
+def default_template(host: str) -> Path:
+    """A build for this host's architecture if there is one (see the module doc), else ``sam build``'s."""
+    for_host = Path(f".aws-sam/build-{host}/template.yaml")
+    return for_host if for_host.is_file() else DEFAULT_TEMPLATE
+
+
+def build_for_host_hint(host: str, built_for: str) -> str:
+    """One line: how to build a copy of the template that runs here."""
+    return (
+        f"invoke_built: the build is for {built_for} and this host is {host}, so compiled dependencies "
+        f"(numpy...) will not import; build for {host} with: "
+        f"sed 's/\\b{built_for}\\b/{host}/g' template.yaml > /tmp/template-{host}.yaml && "
+        f"sam build -t /tmp/template-{host}.yaml --base-dir . --build-dir .aws-sam/build-{host} "
+        f"(this script then finds it)"
+    )
+
+
+def aws_environment(use_aws: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's AWS settings with ``--aws``; otherwise settings under which no call can reach AWS."""
+    environ = dict(os.environ) if environ is None else environ
+    env = {k: environ[k] for k in PASS_THROUGH if k in environ}
+    env.update({k: v for k, v in environ.items() if k.startswith("AWS_ENDPOINT_URL_")})
+    if use_aws:
+        env.update({k: environ[k] for k in AWS_PASS_THROUGH if k in environ})
+        return env
+    env.update(OFFLINE_ENV)
+    env.setdefault("AWS_ENDPOINT_URL", OFFLINE_ENDPOINT)
+    return env
 
 
 class _TolerantLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs here
@@ -189,6 +236,7 @@ def invoke(
     template_file: Path = DEFAULT_TEMPLATE,
     env_vars: dict[str, Any] | None = None,
     python: str = sys.executable,
+    use_aws: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     template = load_template(template_file)
     resources = template.get("Resources") or {}
@@ -201,13 +249,9 @@ def invoke(
     base = template_file.parent
     paths = function_paths(template, logical_id, base)
     architectures = _property(template, props, "Architectures", ["x86_64"])
-    host = HOST_ARCH.get(platform.machine().lower(), platform.machine())
+    host = host_architecture()
     if isinstance(architectures, list) and architectures and architectures[0] != host:
-        print(
-            f"invoke_built: {logical_id} is built for {architectures[0]}, this host is {host}: "
-            "compiled dependencies in its layers will not import",
-            file=sys.stderr,
-        )
+        print(build_for_host_hint(host, str(architectures[0])), file=sys.stderr)
     runtime_path = ""
     if not any((p / "boto3").is_dir() for p in paths):
         import importlib.util
@@ -220,8 +264,7 @@ def invoke(
     timeout = int(_property(template, props, "Timeout", 3))
     memory = int(_property(template, props, "MemorySize", 128))
     name = f"{logical_id}"
-    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
-    env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL_")})
+    env = aws_environment(use_aws)
     env.update(
         {
             "AWS_REGION": region,
@@ -269,16 +312,36 @@ def invoke(
 
 
 def main(argv: list[str] | None = None) -> int:
+    host = host_architecture()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("function", help="logical id, e.g. DiagnoseFunction")
     parser.add_argument("-e", "--event", type=Path, required=True, help="JSON event file")
-    parser.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="built template")
-    parser.add_argument("-n", "--env-vars", type=Path, help='SAM-style {"LogicalId": {"VAR": "value"}}')
+    parser.add_argument(
+        "-t",
+        "--template",
+        type=Path,
+        default=default_template(host),
+        help=f"built template (default: .aws-sam/build-{host}/template.yaml if built, "
+        f"else {DEFAULT_TEMPLATE})",
+    )
+    parser.add_argument(
+        "-n",
+        "--env-vars",
+        type=Path,
+        help='SAM-style {"LogicalId": {"VAR": "value"}, "Parameters": {...}} '
+        f"(default without --aws: {LOCAL_ENV_VARS.relative_to(LOCAL_ENV_VARS.parents[2])})",
+    )
+    parser.add_argument(
+        "--aws",
+        action="store_true",
+        help="let the handler call AWS with your credentials (default: no AWS call can be made)",
+    )
     args = parser.parse_args(argv)
-    overrides = json.loads(args.env_vars.read_text()) if args.env_vars else None
+    env_file = args.env_vars or (None if args.aws else LOCAL_ENV_VARS)
+    overrides = json.loads(env_file.read_text()) if env_file else None
     if not args.template.is_file():
-        parser.error(f"{args.template} not found: run `sam build` first")
-    completed = invoke(args.function, args.event, args.template, overrides)
+        parser.error(f"{args.template} not found: run `make build` (or `sam build`) first")
+    completed = invoke(args.function, args.event, args.template, overrides, use_aws=args.aws)
     sys.stderr.write(completed.stderr)
     sys.stdout.write(completed.stdout)
     return completed.returncode

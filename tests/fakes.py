@@ -1,7 +1,8 @@
 """In-memory fakes of the ports in ``selfheal_core.ports``, for step and handler tests.
 
 The fakes keep the semantics of the real adapters that the steps rely on (sequence numbers, the
-``open`` idempotency, optimistic versions, ``RemediationError`` for missing Glue resources) and record
+``open`` idempotency, optimistic versions, ``ReadError`` for a Glue read of a missing resource and
+``RemediationError`` for a refused Glue write) and record
 what was asked of them, so tests can assert on calls and their order. Fakes wired by ``make_deps``
 share one ``trace`` list: every store append and every Glue write is logged there in order.
 """
@@ -16,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from selfheal_core.adapters.memory import MemoryEventStore
 from selfheal_core.domain.drift import Column, TableVersion
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
-from selfheal_core.errors import ConcurrentUpdateError, RemediationError
+from selfheal_core.errors import ConcurrentUpdateError, ReadError, RemediationError
 from selfheal_core.ports import JobInfo, JobRun, LogRead
 from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.wiring import Dependencies
@@ -35,60 +37,44 @@ class SimulatedCrash(RuntimeError):
     """Raised by a fake to simulate a Lambda dying mid-step (timeout, OOM, lost container)."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # -- event log --------------------------------------------------------------------------------------
-class InMemoryEventStore:
-    """Same semantics as ``SqliteEventStore``: ``open`` is idempotent and ``append`` assigns ``seq``."""
+class InMemoryEventStore(MemoryEventStore):
+    """The in-memory store with a ``trace`` of appends and injectable crashes."""
 
     def __init__(self, trace: list[str] | None = None) -> None:
-        self._events: dict[str, list[IncidentEvent]] = {}
-        self._lock = threading.Lock()
+        super().__init__()
         self.trace = trace if trace is not None else []
-        self._crash_before: set[EventType] = set()
+        self._crash_before: set[str] = set()
 
-    def crash_before_append(self, type: EventType) -> None:
-        """The next append of ``type`` raises ``SimulatedCrash`` without storing anything."""
-        self._crash_before.add(type)
+    def crash_before_append(self, kind: type[DomainEvent]) -> None:
+        """The next append of ``kind`` raises ``SimulatedCrash`` without storing anything."""
+        self._crash_before.add(kind.kind)
 
-    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
-        with self._lock:
-            existing = self._events.get(incident_id)
-            if existing:
-                return False, existing[0]
-            event = IncidentEvent(incident_id, 0, EventType.OPENED, _now(), dict(data))
-            self._events[incident_id] = [event]
-            self.trace.append(f"store.{EventType.OPENED.value}")
-            return True, event
+    def open(self, incident_id: str, opened: Opened) -> tuple[bool, IncidentEvent]:
+        created, record = super().open(incident_id, opened)
+        if created:
+            self.trace.append("store.opened")
+        return created, record
 
-    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
-        with self._lock:
-            if type in self._crash_before:
-                self._crash_before.discard(type)
-                raise SimulatedCrash(f"crashed before appending {type.value}")
-            events = self._events.setdefault(incident_id, [])
-            event = IncidentEvent(incident_id, len(events), type, _now(), dict(data))
-            events.append(event)
-            self.trace.append(f"store.{type.value}")
-            return event
+    def append(self, incident_id: str, event: DomainEvent, expected_seq: int) -> IncidentEvent:
+        if event.kind in self._crash_before:
+            self._crash_before.discard(event.kind)
+            raise SimulatedCrash(f"crashed before appending {event.kind}")
+        record = super().append(incident_id, event, expected_seq)
+        self.trace.append(f"store.{event.kind}")
+        return record
 
-    def load(self, incident_id: str) -> list[IncidentEvent]:
-        with self._lock:
-            return sorted(self._events.get(incident_id, []), key=lambda e: e.seq)
+    def types(self, incident_id: str) -> list[str]:
+        return [r.kind for r in self.load(incident_id)]
 
-    def types(self, incident_id: str) -> list[EventType]:
-        return [e.type for e in self.load(incident_id)]
-
-    def last(self, incident_id: str, type: EventType) -> IncidentEvent:
-        return [e for e in self.load(incident_id) if e.type is type][-1]
+    def last(self, incident_id: str, kind: type[E]) -> E:
+        return [r.event for r in self.load(incident_id) if isinstance(r.event, kind)][-1]
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self.incident_ids())
 
     def __contains__(self, incident_id: object) -> bool:
-        return incident_id in self._events
+        return incident_id in self.incident_ids()
 
 
 # -- Q-table ----------------------------------------------------------------------------------------
@@ -232,7 +218,7 @@ class FakeGlue:
     def get_job(self, job_name: str) -> JobInfo:
         self.calls.append("get_job")
         if job_name not in self.jobs:
-            raise RemediationError(f"get job {job_name}: EntityNotFoundException: Job {job_name} not found.")
+            raise ReadError(f"get job {job_name}: EntityNotFoundException: Job {job_name} not found.")
         return self.jobs[job_name]
 
     def get_job_run(self, job_name: str, run_id: str) -> JobRun:
@@ -241,18 +227,18 @@ class FakeGlue:
         for run in self.runs.get(job_name, []):
             if run.run_id == run_id:
                 return run
-        raise RemediationError(f"get run {run_id} of {job_name}: EntityNotFoundException")
+        raise ReadError(f"get run {run_id} of {job_name}: EntityNotFoundException")
 
     def recent_runs(self, job_name: str, limit: int = 50) -> list[JobRun]:
         self.calls.append("recent_runs")
         if job_name not in self.runs:
-            raise RemediationError(f"list runs of {job_name}: EntityNotFoundException")
+            raise ReadError(f"list runs of {job_name}: EntityNotFoundException")
         return list(reversed(self.runs[job_name]))[:limit]
 
     def table_versions(self, database: str, table: str) -> list[TableVersion]:
         self.calls.append("table_versions")
         if (database, table) not in self.tables:
-            raise RemediationError(f"table versions of {database}.{table}: EntityNotFoundException")
+            raise ReadError(f"table versions of {database}.{table}: EntityNotFoundException")
         return list(self.tables[(database, table)])
 
     def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:

@@ -11,20 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from selfheal_core.diagnosis.classifier import Classifier, SignatureError, classifier_with
+from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
 from selfheal_core.steps import diagnose
-
-
-def operator_classifier(deps: Dependencies) -> Classifier:
-    """The shipped signatures plus the operator's; a malformed operator set is logged and ignored."""
-    try:
-        return classifier_with(deps.signatures.load().get("signatures"))
-    except SignatureError as error:
-        logger.error("operator signatures ignored", extra={"reason": str(error)})
-        return classifier_with(None)
 
 
 @instrumented(correlation_id_path="event.detail.jobRunId")
@@ -36,17 +27,18 @@ def lambda_handler(
     config = deps.config
     windows = diagnose.ChangeWindows(datetime.now(UTC), config.freeze_windows, config.business_hours)
     result = diagnose.run(
+        trigger_from_event(payload["event"]),
         payload["event"],
         payload["execution_id"],
         deps.store,
         deps.glue,
         deps.logs,
-        operator_classifier(deps).classify,
+        deps.classify(),
         windows,
     )
-    logger.append_keys(incident_id=result["incident_id"])
-    logger.info("diagnosed", extra={k: v for k, v in result.items() if k != "incident_id"})
+    logger.append_keys(incident_id=result.incident_id)
+    logger.info("diagnosed", extra={k: v for k, v in result.to_json().items() if k != "incident_id"})
     metrics.add_metric(
-        name="DuplicateEvents" if result["duplicate"] else "IncidentsOpened", unit=MetricUnit.Count, value=1
+        name="DuplicateEvents" if result.duplicate else "IncidentsOpened", unit=MetricUnit.Count, value=1
     )
-    return result
+    return result.to_json()

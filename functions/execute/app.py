@@ -1,7 +1,7 @@
-"""Execute: apply the gated action through the Glue API (StartJobRun, UpdateTable), intent first.
+"""Execute: apply the gated action through the Glue API (StartJobRun, UpdateTable for a rollback).
 
-Integrations: the settings parameter (kill switch, mode: read again here), Glue StartJobRun/GetJobRuns/
-GetTableVersion/UpdateTable; appends to the event log.
+Integrations: reads the event log and the settings parameter, writes to Glue; appends action_started
+before calling Glue and executed after.
 """
 
 from __future__ import annotations
@@ -32,4 +32,4 @@ def lambda_handler(
         safety=deps.live_safety(),
     )
     metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
-    return result
+    return result.to_json()

@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from selfheal_core.contracts import LearnInput, from_json
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
@@ -19,18 +20,18 @@ from selfheal_core.steps import learn
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    payload = validate(event, "learn")
+    request = from_json(LearnInput, validate(event, "learn"))
     deps = deps or default_dependencies(context)
     config = deps.config
-    safety = deps.live_safety()
     result = learn.run(
-        payload["incident_id"],
-        payload.get("human"),
+        request.incident_id,
+        request.human,
         deps.store,
         deps.qtable,
         config.learner,
-        safety,
+        deps.live_safety(),
         config.learning_enabled,
+        config.learning_terms,
     )
-    metrics.add_metric(name=f"Incidents{result['outcome'].capitalize()}", unit=MetricUnit.Count, value=1)
-    return result
+    metrics.add_metric(name=f"Incidents{result.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    return result.to_json()

@@ -1,6 +1,6 @@
 """Propose: the Q-learning policy picks one bounded action among those the safety gate allows.
 
-Integrations: reads the incident's event log and the Q-table; appends the proposal.
+Integrations: reads the event log and the Q-table; appends the proposed event.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ def lambda_handler(
     payload = validate(event, "incident")
     deps = deps or default_dependencies(context)
     config = deps.config
-    safety = deps.live_safety()
     result = propose.run(
         payload["incident_id"],
         deps.store,
         deps.qtable,
         config.learner,
-        safety,
+        deps.live_safety(),
         explore=config.learning_enabled,
         exploration_seed=config.exploration_seed,
         policy_name=config.policy,
     )
     metrics.add_metric(name="Proposals", unit=MetricUnit.Count, value=1)
-    return result
+    return result.to_json()

@@ -1,6 +1,6 @@
-"""SafetyGate: fixed rules, kill switch and shadow mode; a proposal can only become safer here.
+"""SafetyGate: fixed rules, kill switch and shadow mode; a proposal can only become safer.
 
-Integrations: reads the settings parameter (kill switch, mode) and the event log; appends the decision.
+Integrations: reads the event log and the settings parameter; appends the gated event.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ def lambda_handler(
 ) -> dict[str, Any]:
     payload = validate(event, "incident")
     deps = deps or default_dependencies(context)
-    safety = deps.live_safety()
-    result = safety_gate.run(payload["incident_id"], deps.store, safety, deps.config.backoff_seconds)
-    if result["action"] != result["proposed"]:
+    result = safety_gate.run(
+        payload["incident_id"], deps.store, deps.live_safety(), deps.config.backoff_seconds
+    )
+    if result.action != result.proposed:
         metrics.add_metric(name="ProposalsVetoed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ProposalsReviewed", unit=MetricUnit.Count, value=1)
-    return result
+    return result.to_json()

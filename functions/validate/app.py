@@ -1,6 +1,6 @@
-"""Validate: poll the run Execute started and decide whether the fix held.
+"""Validate: did the run the action started succeed, and did the fix hold?
 
-Integrations: Glue GetJobRun/GetTableVersions; appends to the event log.
+Integrations: reads the event log, the job run and (after a rollback) the catalog; appends validated.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def lambda_handler(
     result = validate.run(
         payload["incident_id"], deps.store, deps.glue, config.safety.max_attempts, config.max_polls
     )
-    if result["status"] != "RUNNING":
+    if result.status != "RUNNING":
         metrics.add_metric(
-            name="FixesHeld" if result["fixed"] else "FixesFailed", unit=MetricUnit.Count, value=1
+            name="FixesHeld" if result.fixed else "FixesFailed", unit=MetricUnit.Count, value=1
         )
-    return result
+    return result.to_json()

@@ -6,7 +6,9 @@ SelfhealError
 │   └── ConcurrentUpdateError      an optimistic-concurrency write kept losing the race
 └── TerminalError               (the state machine escalates at once)
     ├── InvalidInputError          the event or payload does not match its schema
+    ├── ConfigurationError         an environment variable is missing or malformed (a deployment mistake)
     ├── IncidentNotFoundError      no event log for this incident id
+    ├── ReadError                  a read the step needs failed (missing job, run or table; access denied)
     └── RemediationError           Glue refused the remediation (missing job, table, version)
 """
 
@@ -34,6 +36,14 @@ class ConcurrentUpdateError(RetryableError):
 
 
 class InvalidInputError(TerminalError):
+    pass
+
+
+class ConfigurationError(TerminalError):
+    pass
+
+
+class ReadError(TerminalError):
     pass
 
 

@@ -8,24 +8,23 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from selfheal_core.domain.drift import TableVersion
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
 
 
 class EventStore(Protocol):
     """An append-only log of events per incident.
 
-    Raises
-    ------
-    ConcurrentUpdateError
-        when an append keeps losing the race for the next sequence number.
+    Optimistic concurrency on the whole incident: a writer folds the log, decides, and appends at the
+    sequence number it expects; ``append`` raises ``ConcurrentUpdateError`` when another writer took it
+    (``selfheal_core.concurrency.retry_on_conflict`` re-reads and decides again).
     """
 
-    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
+    def open(self, incident_id: str, opened: Opened) -> tuple[bool, IncidentEvent]:
         """Write the ``opened`` event unless the incident exists; returns (created, the opened event)."""
         ...
 
-    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent: ...
+    def append(self, incident_id: str, event: DomainEvent, expected_seq: int) -> IncidentEvent: ...
 
     def load(self, incident_id: str) -> list[IncidentEvent]: ...
 

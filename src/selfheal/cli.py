@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from selfheal.errors import UsageError
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="selfheal",
         description="Diagnose, remediate or escalate failed AWS Glue jobs, locally or in AWS.",
     )
+    parser.add_argument("--version", action="version", version=f"selfheal {version('selfheal')}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

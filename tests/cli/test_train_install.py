@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
-from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.events import Proposed
 
 from selfheal.cli import main
 from selfheal.local.replay import PROJECT_EVENTS
@@ -28,12 +28,10 @@ def test_propose_reads_the_installed_table(
     assert main(["replay", str(PROJECT_EVENTS / "glue" / "transient_network.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     proposed = next(
-        e
+        e.event
         for e in SqliteEventStore(home / "selfheal.sqlite3").load(summary["incident_id"])
-        if e.type is EventType.PROPOSED
+        if isinstance(e.event, Proposed)
     )
-    trained = rows.get(proposed.data["state"])
+    trained = rows.get(proposed.state)
     assert trained is not None, "the sample's state was trained"
-    assert proposed.data["q_values"]["retry"] == pytest.approx(
-        float(trained.to_dict()["values"]["retry"]), abs=1e-3
-    )
+    assert proposed.q_values["retry"] == pytest.approx(float(trained.to_dict()["values"]["retry"]), abs=1e-3)

@@ -12,34 +12,35 @@ import pytest
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbQTableStore
 from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
-from selfheal_core.domain.incident import EventType, incident_id_for
+from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.events import Diagnosed, Executed, Gated, Opened, Proposed, Validated
+from selfheal_core.domain.incident import Outcome, incident_id_for
 from selfheal_core.domain.qlearning import LearnerSettings, state_key
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.steps import learn
-from selfheal_core.steps.common import context_for, load_incident
+from selfheal_core.steps.common import load_state
+from selfheal_core.vocabulary import Action, Category, Criticality
 from test_stores import SerializedClient
 
 INCIDENTS = 24
 
 
 def _resolved_incident(store: SqliteEventStore, n: int) -> str:
-    incident_id = incident_id_for("orders-nightly", f"jr_{n}")
-    store.open(incident_id, {"job_name": "orders-nightly", "job_run_id": f"jr_{n}"})
-    store.append(
-        incident_id,
-        EventType.DIAGNOSED,
-        {"category": "transient_network", "confidence": 1.0, "criticality": "medium", "risk": "medium"},
-    )
-    store.append(incident_id, EventType.PROPOSED, {"attempt": 1, "action": "retry"})
-    store.append(incident_id, EventType.GATED, {"attempt": 1, "proposed": "retry", "action": "retry"})
-    store.append(
-        incident_id, EventType.EXECUTED, {"attempt": 1, "action": "retry", "job_run_id": f"jr_new_{n}"}
-    )
-    store.append(
-        incident_id,
-        EventType.VALIDATED,
-        {"attempt": 1, "final": True, "fixed": True, "run_state": "SUCCEEDED", "elapsed_seconds": 600},
-    )
+    job, run_id, new_run = "orders-nightly", f"jr_{n}", f"jr_new_{n}"
+    incident_id = incident_id_for(job, run_id)
+    store.open(incident_id, Opened(job, run_id))
+    diagnosis = Diagnosis(job, Category.TRANSIENT_NETWORK, 1.0, None, (), Criticality.MEDIUM, "medium")
+    for seq, event in enumerate(
+        [
+            Diagnosed(diagnosis),
+            Proposed(attempt=1, action=Action.RETRY),
+            Gated(attempt=1, proposed=Action.RETRY, action=Action.RETRY),
+            Executed(attempt=1, action=Action.RETRY, job_run_id=new_run, awaiting_run=True),
+            Validated(1, new_run, "SUCCEEDED", final=True, fixed=True, elapsed_seconds=600.0),
+        ],
+        start=1,
+    ):
+        store.append(incident_id, event, seq)
     return incident_id
 
 
@@ -77,7 +78,11 @@ def test_parallel_learn_calls_keep_every_update(tmp_path: Path, qtable: Any) -> 
         thread.join()
 
     assert errors == []
-    key = state_key(context_for(load_incident(store, incidents[0]), 1, ()))
+    key = state_key(load_state(store, incidents[0]).context(1, ()))
     row = qtable.all_rows()[key]
     assert int(row.to_dict()["visits"]["retry"]) == INCIDENTS
     assert row.version == INCIDENTS
+    for incident_id in incidents:
+        state = load_state(store, incident_id)
+        assert state.outcome is Outcome.RESOLVED and state.learned
+        assert [r.kind for r in store.load(incident_id)].count("learned") == 1

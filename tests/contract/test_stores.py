@@ -1,11 +1,14 @@
-"""One contract, both backends: the SQLite store (local) and the DynamoDB store (AWS, via moto)."""
+"""One contract, every backend: the SQLite store (local), the DynamoDB store (AWS, via moto) and the
+in-memory store (the simulator's, and the base of the test fakes)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,14 +17,31 @@ import pytest
 from moto import mock_aws
 from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore, DynamoDbQTableStore
+from selfheal_core.adapters.memory import MemoryEventStore
 from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
-from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.drift import DriftReport
+from selfheal_core.domain.events import (
+    SCHEMA_VERSION,
+    Answered,
+    Diagnosed,
+    DomainEvent,
+    Escalated,
+    Executed,
+    Gated,
+    Opened,
+    Proposed,
+    RestoredTable,
+    Validated,
+)
+from selfheal_core.domain.incident import Outcome, fold
 from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, QEntry
 from selfheal_core.errors import ConcurrentUpdateError
-from selfheal_core.vocabulary import Action
+from selfheal_core.vocabulary import Action, Category, Criticality
 
 REGION = "us-east-1"
 THREADS = 8
+V1_LOG = Path(__file__).resolve().parents[1] / "data" / "event_log_v1.json"
 
 
 class SerializedClient:
@@ -42,6 +62,25 @@ class SerializedClient:
         def call(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 return attribute(*args, **kwargs)
+
+        return call
+
+
+class RecordingClient:
+    """A boto3 client proxy that records every API call and its arguments."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return attribute(*args, **kwargs)
 
         return call
 
@@ -82,16 +121,18 @@ def _q_table(client: Any) -> str:
     return "selfheal-q"
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb", "memory"])
 def event_store(request, tmp_path) -> Iterator[Any]:
     if request.param == "sqlite":
         store = SqliteEventStore(tmp_path / "events.sqlite3")
         yield store
         store.close()
-    else:
+    elif request.param == "dynamodb":
         request.getfixturevalue("aws")
         client = _dynamodb()
         yield DynamoDbEventStore(_events_table(client), client=SerializedClient(client))
+    else:
+        yield MemoryEventStore()
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -107,58 +148,223 @@ def q_store(request, tmp_path) -> Iterator[Any]:
 
 
 # -- event log ---------------------------------------------------------------------------------------
+DRIFT = DriftReport("sales.orders", "1", "2", type_changed=(("amount", "double", "string"),))
+DIAGNOSIS = Diagnosis(
+    "orders", Category.TYPE_MISMATCH, 0.9, "sig", ("the line",), Criticality.HIGH, "high", (DRIFT,)
+)
+
+
 def test_open_is_idempotent(event_store):
-    created, first = event_store.open("inc-a", {"job_name": "j", "execution_id": "ex-1"})
-    again, second = event_store.open("inc-a", {"job_name": "j", "execution_id": "ex-2"})
+    created, first = event_store.open("inc-a", Opened("j", "jr_1", "ex-1"))
+    again, second = event_store.open("inc-a", Opened("j", "jr_1", "ex-2"))
     assert (created, again) == (True, False)
-    assert first.seq == second.seq == 0 and second.type is EventType.OPENED
-    assert second.data["execution_id"] == "ex-1"  # the first opener owns the incident
+    assert first.seq == second.seq == 0 and second.kind == "opened"
+    assert isinstance(second.event, Opened)
+    assert second.event.execution_id == "ex-1"  # the first opener owns the incident
     assert len(event_store.load("inc-a")) == 1
 
 
-def test_append_assigns_the_next_sequence_number(event_store):
-    event_store.open("inc-a", {})
-    diagnosed = event_store.append(
-        "inc-a", EventType.DIAGNOSED, {"category": "throttling", "drift": [{"a": 1}]}
-    )
-    proposed = event_store.append("inc-a", EventType.PROPOSED, {"attempt": 1, "action": "retry"})
+def test_append_takes_the_expected_sequence_number(event_store):
+    event_store.open("inc-a", Opened("j", "jr_1"))
+    diagnosed = event_store.append("inc-a", Diagnosed(DIAGNOSIS), 1)
+    proposed = event_store.append("inc-a", Proposed(1, Action.RETRY), 2)
     assert (diagnosed.seq, proposed.seq) == (1, 2)
-    other = event_store.append("inc-b", EventType.ESCALATED, {"reason": "x"})
+    assert diagnosed.incident_id == "inc-a" and diagnosed.event == Diagnosed(DIAGNOSIS)
+    other = event_store.append("inc-b", Escalated("x"), 0)
     assert other.seq == 0  # sequences are per incident
+    assert [r.seq for r in event_store.load("inc-a")] == [0, 1, 2]
 
 
-def test_load_is_ordered_and_round_trips_data(event_store):
-    event_store.open("inc-a", {"job_name": "j"})
-    for i in range(12):
-        event_store.append("inc-a", EventType.VALIDATED, {"poll": i, "nested": {"ok": True}, "none": None})
-    events = event_store.load("inc-a")
-    assert [e.seq for e in events] == list(range(13))
-    assert [e.data.get("poll") for e in events[1:]] == list(range(12))
-    assert events[5].data["nested"] == {"ok": True} and events[5].data["none"] is None
-    assert events[0].type is EventType.OPENED and all(e.incident_id == "inc-a" for e in events)
+def test_append_at_a_taken_sequence_number_raises_and_changes_nothing(event_store):
+    event_store.open("inc-a", Opened("j", "jr_1"))
+    event_store.append("inc-a", Proposed(1, Action.RETRY), 1)
+    before = event_store.load("inc-a")
+    for taken in (0, 1):  # a writer that folded a stale log
+        with pytest.raises(ConcurrentUpdateError):
+            event_store.append("inc-a", Escalated("a stale writer"), taken)
+    assert event_store.load("inc-a") == before
+    # re-read, decided again: the append at the new end succeeds
+    assert event_store.append("inc-a", Escalated("re-read"), fold(before).next_seq).seq == 2
+
+
+def test_load_is_ordered_and_round_trips_every_field(event_store):
+    opened = Opened("orders", "jr_1", "ex-1", {"detail": {"jobName": "orders", "nested": {"ok": True}}})
+    event_store.open("inc-a", opened)
+    events: list[DomainEvent] = [
+        Diagnosed(DIAGNOSIS, ("/aws-glue/jobs/error:jr_1",), True),
+        Proposed(
+            1, Action.ROLLBACK, True, "learned", (Action.ROLLBACK, Action.ESCALATE), "k", {"rollback": -1.5}
+        ),
+        Gated(1, Action.ROLLBACK, Action.ROLLBACK, (), {"quarantine": ("no_quarantine",)}, ("c",)),
+        Executed(1, Action.ROLLBACK, "jr_2", True, restored=(RestoredTable("sales.orders", "1"),)),
+        *[Validated(1, "jr_2", "RUNNING", final=False) for _ in range(7)],
+        Validated(1, "jr_2", "FAILED", True, False, None, None, 0.0),  # None fields stay None
+        Answered("fixed", "me", minutes_to_fix=None),
+    ]
+    for seq, event in enumerate(events, start=1):
+        event_store.append("inc-a", event, seq)
+    records = event_store.load("inc-a")
+    assert [r.seq for r in records] == list(range(len(events) + 1))  # ordered past seq 9, not as text
+    assert [r.event for r in records] == [opened, *events]
+    assert records[0].kind == "opened" and all(r.incident_id == "inc-a" for r in records)
     assert event_store.load("inc-missing") == []
 
 
 def test_concurrent_appends_lose_nothing_and_leave_no_gaps(event_store):
     per_thread = 25
-    event_store.open("inc-hot", {})
+    event_store.open("inc-hot", Opened("j", "jr_1"))
     conflicts: list[int] = []
 
     def writer(thread: int) -> None:
+        expected = 1  # every writer starts from the same read of the log: all but one lose seq 1
         for k in range(per_thread):
-            while True:  # ConcurrentUpdateError is retryable: the state machine retries the Task
+            while True:
                 try:
-                    event_store.append("inc-hot", EventType.DIAGNOSED, {"thread": thread, "k": k})
+                    event_store.append("inc-hot", Escalated(reason=f"{thread}:{k}"), expected)
+                    expected += 1
                     break
                 except ConcurrentUpdateError:
+                    # Lost the race: that seq is taken. (A step re-reads the log; skipping ahead keeps
+                    # the moto run short and checks the same thing: one winner per seq, no gaps.)
                     conflicts.append(thread)
+                    expected += 1
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(writer, range(THREADS)))
-    events = event_store.load("inc-hot")
-    assert [e.seq for e in events] == list(range(THREADS * per_thread + 1))
-    written = sorted((e.data["thread"], e.data["k"]) for e in events[1:])
-    assert written == [(t, k) for t in range(THREADS) for k in range(per_thread)]
+    assert len(conflicts) >= THREADS - 1
+    records = event_store.load("inc-hot")
+    assert [r.seq for r in records] == list(range(THREADS * per_thread + 1))
+    written = []
+    for record in records[1:]:
+        assert isinstance(record.event, Escalated)
+        thread, k = record.event.reason.split(":")
+        written.append((int(thread), int(k)))
+    assert sorted(written) == [(t, k) for t in range(THREADS) for k in range(per_thread)]
+
+
+def test_a_dynamodb_append_is_one_conditional_put_at_the_expected_seq(aws):
+    client = _dynamodb()
+    table = _events_table(client)
+    recording = RecordingClient(client)
+    store = DynamoDbEventStore(table, client=recording)
+    store.open("inc-a", Opened("j", "jr_1"))
+
+    recording.calls.clear()
+    store.append("inc-a", Escalated("r"), 1)
+    assert [name for name, _ in recording.calls] == ["put_item"]  # no query for the last seq
+    put = recording.calls[0][1]
+    assert put["ConditionExpression"] == "attribute_not_exists(seq)"
+    assert put["Item"]["seq"] == {"N": "1"} and put["Item"]["v"] == {"N": str(SCHEMA_VERSION)}
+
+    recording.calls.clear()
+    with pytest.raises(ConcurrentUpdateError):
+        store.append("inc-a", Escalated("lost the race"), 1)
+    assert [name for name, _ in recording.calls] == ["put_item"]
+    item = client.get_item(TableName=table, Key={"incident_id": {"S": "inc-a"}, "seq": {"N": "1"}})["Item"]
+    assert json.loads(item["data"]["S"])["reason"] == "r"
+
+
+# -- logs written before typed events (schema v1) ------------------------------------------------------
+V1_SQLITE_SCHEMA = """
+CREATE TABLE incident_events (
+    incident_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+);
+CREATE TABLE q_rows (
+    state TEXT PRIMARY KEY,
+    row TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+"""
+
+
+def _v1_log() -> list[dict[str, Any]]:
+    """The longest incident recorded by selfheal 0.1.0 that a human answered (``human_decided``)."""
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for record in json.loads(V1_LOG.read_text())["events"]:
+        by_incident.setdefault(record["incident_id"], []).append(record)
+    answered = [log for log in by_incident.values() if any(r["type"] == "human_decided" for r in log)]
+    log = max(answered, key=len)
+    assert all("v" not in r for r in log)
+    return log
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def v1_store(request, tmp_path) -> Iterator[tuple[Any, list[dict[str, Any]], Any]]:
+    """(a store over a log written with schema v1, that log, a function reading each row's raw ``v``).
+    The memory store keeps typed events only: it has no stored form to upcast."""
+    log = _v1_log()
+    if request.param == "sqlite":
+        path = tmp_path / "v1.sqlite3"
+        with sqlite3.connect(path) as conn:
+            conn.executescript(V1_SQLITE_SCHEMA)
+            conn.executemany(
+                "INSERT INTO incident_events (incident_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
+                [(r["incident_id"], r["seq"], r["type"], r["at"], json.dumps(r["data"])) for r in log],
+            )
+        conn.close()
+
+        def sqlite_versions() -> dict[int, int | None]:
+            raw = sqlite3.connect(path)
+            try:
+                return dict(raw.execute("SELECT seq, v FROM incident_events").fetchall())
+            finally:
+                raw.close()
+
+        store = SqliteEventStore(path)  # opening an old database adds the ``v`` column
+        yield store, log, sqlite_versions
+        store.close()
+        return
+    request.getfixturevalue("aws")
+    client = _dynamodb()
+    table = _events_table(client)
+    for r in log:
+        client.put_item(
+            TableName=table,
+            Item={
+                "incident_id": {"S": r["incident_id"]},
+                "seq": {"N": str(r["seq"])},
+                "type": {"S": r["type"]},
+                "at": {"S": r["at"]},
+                "data": {"S": json.dumps(r["data"])},
+            },
+        )
+
+    def dynamodb_versions() -> dict[int, int | None]:
+        items = client.scan(TableName=table)["Items"]
+        return {int(i["seq"]["N"]): int(i["v"]["N"]) if "v" in i else None for i in items}
+
+    yield DynamoDbEventStore(table, client=client), log, dynamodb_versions
+
+
+def test_a_v1_log_loads_folds_and_grows_in_the_current_schema(v1_store):
+    store, log, versions = v1_store
+    incident_id = log[0]["incident_id"]
+
+    records = store.load(incident_id)
+
+    assert [r.seq for r in records] == [r["seq"] for r in log]
+    assert [r.kind for r in records] == [
+        "answered" if r["type"] == "human_decided" else r["type"] for r in log
+    ]
+    state = fold(records)
+    assert state.job_name == log[0]["data"]["job_name"]
+    assert state.diagnosis is not None and state.diagnosis.category.value == log[1]["data"]["category"]
+    assert len(state.attempts) == sum(r["type"] == "proposed" for r in log) > 1
+    human = next(r for r in log if r["type"] == "human_decided")["data"]
+    assert state.answer is not None and state.answer.decision == human["decision"]
+    assert state.outcome is Outcome.ESCALATED and state.learned is True
+
+    appended = store.append(incident_id, Escalated("after the upgrade"), state.next_seq)
+    assert appended.seq == len(log)
+    with pytest.raises(ConcurrentUpdateError):
+        store.append(incident_id, Escalated("stale"), len(log) - 1)
+    assert store.load(incident_id)[-1] == appended
+    assert versions() == {**{r["seq"]: None for r in log}, len(log): SCHEMA_VERSION}
 
 
 @pytest.fixture(params=["s3", "directory"])
@@ -187,16 +393,20 @@ def audit(request, tmp_path):
 def test_audited_store_writes_each_new_event_once(event_store, audit):
     sink, keys, body = audit
     store = AuditedEventStore(event_store, sink)
-    store.open("inc-a", {"job_name": "j"})
-    store.open("inc-a", {"job_name": "j"})  # a redelivery: nothing new, nothing audited
-    store.append("inc-a", EventType.DIAGNOSED, {"category": "unknown"})
-    store.append("inc-a", EventType.ESCALATED, {"reason": "r"})
+    store.open("inc-a", Opened("j", "jr_1"))
+    store.open("inc-a", Opened("j", "jr_1", "ex-2"))  # a redelivery: nothing new, nothing audited
+    store.append("inc-a", Diagnosed(Diagnosis.unknown("j")), 1)
+    store.append("inc-a", Escalated("r"), 2)
+    with pytest.raises(ConcurrentUpdateError):
+        store.append("inc-a", Escalated("lost the race"), 2)  # a lost race is not audited
     assert keys() == [
         "incidents/inc-a/000000-opened.json",
         "incidents/inc-a/000001-diagnosed.json",
         "incidents/inc-a/000002-escalated.json",
     ]
-    assert body("incidents/inc-a/000002-escalated.json")["data"] == {"reason": "r"}
+    escalated = body("incidents/inc-a/000002-escalated.json")
+    assert escalated["data"] == {"reason": "r", "notification_id": "", "await_human": False}
+    assert (escalated["type"], escalated["seq"], escalated["v"]) == ("escalated", 2, SCHEMA_VERSION)
     assert [e.seq for e in store.load("inc-a")] == [0, 1, 2]
 
 

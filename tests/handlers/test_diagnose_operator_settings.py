@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import fakes
-from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.events import Diagnosed
 
 RUN = "jr_operator_1"
 EVENT = {
@@ -39,8 +40,8 @@ def _deps(env: dict[str, str] | None = None, signatures: list[dict[str, Any]] | 
     )
 
 
-def _diagnosed(deps: Any, result: dict[str, Any]) -> dict[str, Any]:
-    return dict(next(e for e in deps.store.load(result["incident_id"]) if e.type is EventType.DIAGNOSED).data)
+def _diagnosed(deps: Any, result: dict[str, Any]) -> Diagnosis:
+    return deps.store.last(result["incident_id"], Diagnosed).diagnosis
 
 
 def test_an_operator_signature_classifies_a_message_the_shipped_ones_do_not_know(
@@ -67,4 +68,4 @@ def test_a_freeze_window_makes_the_incident_high_risk(load_handler, lambda_conte
     assert handler(EVENT, lambda_context, deps=normal)["risk"] == "low"
     result = handler(EVENT, lambda_context, deps=frozen)
     assert result["risk"] == "high"
-    assert _diagnosed(frozen, result)["risk"] == "high"
+    assert _diagnosed(frozen, result).risk == "high"

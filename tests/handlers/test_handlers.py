@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -15,9 +16,13 @@ from selfheal_core.adapters.cloudwatch_logs import ERROR_GROUP, CloudWatchLogRea
 from selfheal_core.adapters.glue import GlueAdapter
 from selfheal_core.adapters.notify import SnsNotifier, SsmSettingsSource
 from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
-from selfheal_core.domain.incident import EventType, incident_id_for
+from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.events import Diagnosed, Gated, Opened, Proposed
+from selfheal_core.domain.incident import incident_id_for
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.runtime.wiring import Dependencies
+from selfheal_core.steps.common import load_state
+from selfheal_core.vocabulary import Action, Category, Criticality
 
 JOB = "inventory-snapshot"
 WRITE_PREFIXES = ("start_", "update_", "create_", "delete_", "put_", "batch_")
@@ -124,21 +129,15 @@ def world(aws_env, tmp_path) -> Iterator[World]:
 
 def open_incident(world: World, category: str, proposal: str, **diagnosis: Any) -> str:
     incident = incident_id_for(JOB, world.run_id)
-    world.store.open(incident, {"job_name": JOB, "job_run_id": world.run_id, "execution_id": "ex-1"})
-    world.store.append(
-        incident,
-        EventType.DIAGNOSED,
-        {
-            "category": category,
-            "confidence": 0.95,
-            "criticality": "low",
-            "risk": "low",
-            "drift": [],
-            **diagnosis,
-        },
-    )
-    world.store.append(incident, EventType.PROPOSED, {"attempt": 1, "action": proposal})
+    world.store.open(incident, Opened(JOB, world.run_id, "ex-1"))
+    diagnosed = Diagnosis(JOB, Category(category), 0.95, None, (), Criticality.LOW, "low")
+    world.store.append(incident, Diagnosed(replace(diagnosed, **diagnosis)), 1)
+    world.store.append(incident, Proposed(attempt=1, action=Action(proposal)), 2)
     return incident
+
+
+def diagnosed_event(world: World, incident_id: str) -> Diagnosed:
+    return next(r.event for r in world.store.load(incident_id) if isinstance(r.event, Diagnosed))
 
 
 LOG = (
@@ -156,11 +155,11 @@ def test_diagnose_reads_the_error_log_and_catalog_drift(world, load_handler, lam
     assert result["incident_id"] == incident_id_for(JOB, world.run_id) and result["duplicate"] is False
     assert result["category"] == "type_mismatch"
     assert result["drift"] is True and result["risk"] == "low"
-    diagnosed = next(e for e in world.store.load(result["incident_id"]) if e.type is EventType.DIAGNOSED).data
-    assert diagnosed["log_sources"] == [f"{ERROR_GROUP}:{world.run_id}"]
-    report = diagnosed["drift"][0]
-    assert report["table"] == "retail.stock" and report["type_changed"] == [["qty", "int", "string"]]
-    assert (report["baseline_version"], report["current_version"]) == ("1", "2")
+    diagnosed = diagnosed_event(world, result["incident_id"])
+    assert diagnosed.log_sources == (f"{ERROR_GROUP}:{world.run_id}",)
+    report = diagnosed.diagnosis.drift[0]
+    assert report.table == "retail.stock" and report.type_changed == (("qty", "int", "string"),)
+    assert (report.baseline_version, report.current_version) == ("1", "2")
 
 
 def test_diagnose_without_a_log_group_still_diagnoses(world, load_handler, lambda_context):
@@ -168,8 +167,9 @@ def test_diagnose_without_a_log_group_still_diagnoses(world, load_handler, lambd
     event = world.event(message="java.net.SocketTimeoutException: Read timed out")
     result = handler({"event": event, "execution_id": "ex-1"}, lambda_context, deps=world.deps())
     assert result["category"] == "transient_network" and result["drift"] is False
-    notes = world.store.load(result["incident_id"])[1].data["notes"]
-    assert f"log group {ERROR_GROUP} does not exist" in notes
+    record = world.store.load(result["incident_id"])[1]
+    assert isinstance(record.event, Diagnosed)
+    assert f"log group {ERROR_GROUP} does not exist" in record.event.diagnosis.notes
 
 
 def test_diagnose_never_calls_a_glue_write_api(world, load_handler, lambda_context):
@@ -230,7 +230,8 @@ def test_a_data_quality_event_opens_the_same_incident_as_the_runs_failure(
 
 def test_execute_starts_a_real_run_with_the_failed_runs_arguments(world, load_handler, lambda_context):
     incident = open_incident(world, "transient_network", "retry")
-    world.store.append(incident, EventType.GATED, {"attempt": 1, "proposed": "retry", "action": "retry"})
+    gated = Gated(attempt=1, proposed=Action.RETRY, action=Action.RETRY)
+    world.store.append(incident, gated, load_state(world.store, incident).next_seq)
     result = load_handler("execute")({"incident_id": incident}, lambda_context, deps=world.deps())
     assert result["awaiting_run"] is True and result["job_run_id"] != world.run_id
     run = world.glue.get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
@@ -242,6 +243,7 @@ def test_execute_starts_a_real_run_with_the_failed_runs_arguments(world, load_ha
     again = load_handler("execute")({"incident_id": incident}, lambda_context, deps=world.deps())
     assert again["job_run_id"] == result["job_run_id"]
     assert len(world.glue.get_job_runs(JobName=JOB)["JobRuns"]) == 2
+    assert [r.kind for r in world.store.load(incident)].count("executed") == 1
 
 
 def test_escalate_publishes_one_sns_message_with_the_reason(world, load_handler, lambda_context):
@@ -264,7 +266,8 @@ def test_safety_gate_reads_the_kill_switch_from_ssm(world, load_handler, lambda_
     assert result["action"] == "escalate" and result["proposed"] == "retry"
     assert result["rules_fired"][0] == "kill_switch"
     gated = world.store.load(incident)[-1]
-    assert gated.type is EventType.GATED and gated.data["kill_switch"] is True
+    assert gated.kind == "gated" and isinstance(gated.event, Gated)
+    assert gated.event.kill_switch is True and gated.event.action is Action.ESCALATE
 
 
 def test_safety_gate_without_the_parameter_uses_the_deployed_settings(world, load_handler, lambda_context):

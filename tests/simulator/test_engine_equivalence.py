@@ -1,10 +1,12 @@
 """The in-process engine and the Step Functions engine (the real ASL and handlers on moto's interpreter)
-give the same per-incident outcomes on the same stream and seed.
+give the same per-incident outcomes on the same stream and seed, for every shipped scenario.
 
-- ``rules``: identical ``IncidentResult`` per incident, both engines.
-- ``learned`` with learning off: greedy on the untrained table in both, so identical too.
-- ``learned`` learning online: the exploration RNGs differ by design (the Propose Lambda derives its RNG
-  from the incident id), so only the invariants: no harmful action, never a masked action.
+Both drive the same step code (Propose, SafetyGate, Learn) over the same typed incident log, so:
+- ``rules``: identical ``IncidentResult`` per incident;
+- ``learned`` with learning off: greedy on the untrained table, identical too;
+- ``learned`` learning online: identical results AND an identical Q-table at the end of the stream (the
+  exploration draws come from the incident id on both engines), so the learner the simulator trains is
+  the one the Learn Lambda runs.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.events import Gated, IncidentEvent, Proposed
 
 from selfheal.simulator.engine import IncidentResult, InProcessEngine
-from selfheal.simulator.policies import LearnedPolicy, ManualPolicy, RulesPolicy, StepRecord
+from selfheal.simulator.policies import LearnedPolicy, ManualPolicy, RulesPolicy
 from selfheal.simulator.scenario import Scenario, load_scenario, shipped_scenarios_dir
 from selfheal.simulator.sfn_engine import StepFunctionsEngine
 from selfheal.simulator.world import CachedClassifier, Incident, default_classifier, generate_incidents
 
 pytestmark = pytest.mark.slow
 
-SCENARIOS = ("default", "traps")
+SCENARIOS = ("default", "traps", "job_specific", "changing_remedy")
 INCIDENTS = 25
 SEED = 0
 FLOATS = ("minutes", "human_hours")
@@ -38,10 +41,7 @@ class FrozenLearned(LearnedPolicy):
     """What ``LEARNING_ENABLED=false`` deploys: greedy on the untrained table, no exploration, no updates."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
-        super().__init__(scenario, seed, explore=False)
-
-    def observe(self, incident: Incident, records: list[StepRecord]) -> None:
-        return None
+        super().__init__(scenario, seed, explore=False, learning=False)
 
 
 @dataclass
@@ -53,6 +53,8 @@ class Runs:
     events: dict[tuple[str, int], list[IncidentEvent]]
     anomalies: list[Any]
     ran_on: dict[str, str]
+    q_inprocess: dict[str, Any]
+    q_sfn: dict[str, Any]
 
 
 @pytest.fixture(scope="module", params=SCENARIOS)
@@ -60,15 +62,18 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     scenario = load_scenario(shipped_scenarios_dir() / f"{request.param}.json")
     stream = generate_incidents(scenario, INCIDENTS, SEED, CachedClassifier(default_classifier()))
     inprocess = InProcessEngine(scenario)
+    learned_here = LearnedPolicy(scenario, SEED)
     expected = {
-        "rules": [inprocess.run_incident(i, RulesPolicy()) for i in stream],
+        "rules": [inprocess.run_incident(i, RulesPolicy(scenario, SEED)) for i in stream],
         "frozen": [inprocess.run_incident(i, p) for p in [FrozenLearned(scenario, SEED)] for i in stream],
+        "learned": [inprocess.run_incident(i, learned_here) for i in stream],
     }
     home = tmp_path_factory.mktemp(f"sfn-{request.param}")
     with StepFunctionsEngine(scenario, home / "online", seed=SEED, keep_events=True) as engine:
-        got = {"rules": [engine.run_incident(i, RulesPolicy()) for i in stream]}
+        got = {"rules": [engine.run_incident(i, RulesPolicy(scenario, SEED)) for i in stream]}
         online = LearnedPolicy(scenario, SEED)
         got["learned"] = [engine.run_incident(i, online) for i in stream]
+        q_sfn = engine.q_rows("learned")
         got["manual"] = [engine.run_incident(i, ManualPolicy()) for i in stream[:3]]
     with StepFunctionsEngine(scenario, home / "frozen", seed=SEED, learning=False) as frozen:
         got["frozen"] = [frozen.run_incident(i, FrozenLearned(scenario, SEED)) for i in stream]
@@ -79,8 +84,10 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         expected,
         got,
         engine.events,
-        [*engine.anomalies, *frozen.anomalies],
+        [*engine.anomalies, *frozen.anomalies, *inprocess.anomalies],
         engine.ran_on,
+        learned_here.qtable.all_rows(),
+        q_sfn,
     )
 
 
@@ -115,16 +122,35 @@ def test_learned_with_learning_off_gives_identical_results(runs: Runs) -> None:
     assert mismatches == []
 
 
+def test_learned_learning_online_gives_identical_results(runs: Runs) -> None:
+    mismatches = [
+        d
+        for a, b in zip(runs.inprocess["learned"], runs.sfn["learned"], strict=True)
+        for d in differences(a, b)
+    ]
+    assert mismatches == []
+
+
+def test_learned_online_ends_with_the_same_q_table_on_both_engines(runs: Runs) -> None:
+    assert set(runs.q_inprocess) == set(runs.q_sfn)
+    assert len(runs.q_sfn) > 0
+    for key, row in runs.q_inprocess.items():
+        other = runs.q_sfn[key]
+        assert np.array_equal(row.values, other.values), key
+        assert np.array_equal(row.visits, other.visits), key
+
+
 def test_learned_online_never_harms_and_never_takes_a_masked_action(runs: Runs) -> None:
     assert sum(r.harmful for r in runs.sfn["learned"]) == 0
     proposals = 0
     for incident in runs.stream:
-        for event in runs.events[("learned", incident.index)]:
-            if event.type is EventType.PROPOSED:
+        for record in runs.events[("learned", incident.index)]:
+            event = record.event
+            if isinstance(event, Proposed):
                 proposals += 1
-                assert event.data["action"] in event.data["allowed"], (incident.index, event.data)
-            if event.type is EventType.GATED:
-                assert event.data["action"] == event.data["proposed"] or event.data["action"] == "escalate"
+                assert event.action in event.allowed, (incident.index, event)
+            if isinstance(event, Gated):
+                assert event.action in (event.proposed, "escalate")
     assert proposals >= INCIDENTS
 
 
@@ -137,8 +163,8 @@ def test_only_rules_and_learned_run_on_the_state_machine(runs: Runs) -> None:
 def test_evaluate_with_the_stepfunctions_engine_prints_the_spec_object(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from selfheal.cli import UsageError
     from selfheal.commands import evaluate as evaluate_command
+    from selfheal.errors import UsageError
 
     parser = argparse.ArgumentParser(prog="selfheal")
     evaluate_command.register(parser.add_subparsers(dest="command", required=True))

@@ -140,7 +140,7 @@ def test_learned_never_harms_on_the_trap_scenario(classify: Any) -> None:
 
 def _real_or(fallback: Any) -> Any:
     try:
-        from selfheal_core.diagnosis.classifier import classify
+        from selfheal_core.classification.classifier import classify
     except ImportError:
         return fallback
     return classify

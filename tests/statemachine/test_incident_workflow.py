@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
-from selfheal_core.domain.incident import EventType
+from selfheal_core.domain.events import ActionStarted, Answered, Escalated, Executed, Learned, Proposed
 
 from selfheal.local.engine import EngineOptions, LocalEngine
 from selfheal.local.replay import DEFAULT_WORLD, PROJECT_EVENTS, IncidentSummary, load_event, replay
@@ -88,9 +88,9 @@ def test_a_critical_job_is_never_rolled_back(succeeded_runs: tuple[Path, dict[st
     summary = summaries["type_mismatch"].data
     assert summary["drift"] is True
     events = incident_events(home, summary["incident_id"])
-    executed = [e.data["action"] for e in events if e.type is EventType.EXECUTED]
+    executed = [e.event.action.value for e in events if isinstance(e.event, Executed)]
     assert "rollback" not in executed
-    allowed = next(e.data["allowed"] for e in events if e.type is EventType.PROPOSED)
+    allowed = next([a.value for a in e.event.allowed] for e in events if isinstance(e.event, Proposed))
     assert "rollback" not in allowed and "quarantine" not in allowed
     assert "critical_job_low_risk_only" in summary["safety_rules"]
 
@@ -110,16 +110,14 @@ def test_every_step_is_in_the_log_and_the_audit_trail(
     home, summaries = succeeded_runs
     summary = summaries["schema_drift"].data
     events = incident_events(home, summary["incident_id"])
-    kinds = [e.type for e in events]
-    assert kinds[:4] == [EventType.OPENED, EventType.DIAGNOSED, EventType.PROPOSED, EventType.GATED]
-    assert EventType.ACTION_STARTED in kinds and kinds.index(EventType.ACTION_STARTED) < kinds.index(
-        EventType.EXECUTED
-    )
-    assert kinds[-1] is EventType.LEARNED
+    kinds = [e.kind for e in events]
+    assert kinds[:4] == ["opened", "diagnosed", "proposed", "gated"]
+    assert ActionStarted.kind in kinds and kinds.index(ActionStarted.kind) < kinds.index(Executed.kind)
+    assert kinds[-1] == Learned.kind
     audit = sorted((home / "audit" / "incidents" / summary["incident_id"]).glob("*.json"))
     assert [json.loads(p.read_text())["seq"] for p in audit] == [e.seq for e in events]
-    restored = next(e for e in events if e.type is EventType.EXECUTED)
-    assert restored.data["restored"] == [{"table": "crm.customers", "version": "1"}]
+    restored = next(e.event for e in events if isinstance(e.event, Executed))
+    assert restored.to_data()["restored"] == [{"table": "crm.customers", "version": "1"}]
 
 
 def test_a_redelivered_event_does_not_start_a_second_remediation(tmp_path: Path) -> None:
@@ -131,7 +129,7 @@ def test_a_redelivered_event_does_not_start_a_second_remediation(tmp_path: Path)
     assert second["outcome"] == "duplicate"
     assert second["path"] == ["Diagnose", "Already Handled?", "Duplicate Ignored"]
     events = incident_events(tmp_path, first["incident_id"])
-    assert sum(1 for e in events if e.type is EventType.EXECUTED) == 1
+    assert sum(1 for e in events if isinstance(e.event, Executed)) == 1
 
 
 def test_the_kill_switch_stops_every_automated_action(tmp_path: Path) -> None:
@@ -151,9 +149,9 @@ def test_shadow_mode_proposes_and_records_but_executes_nothing(tmp_path: Path) -
     assert "shadow_mode" in summary["safety_rules"]
     assert "Execute" not in summary["path"]
     escalation = next(
-        e for e in incident_events(tmp_path, summary["incident_id"]) if e.type is EventType.ESCALATED
+        e.event for e in incident_events(tmp_path, summary["incident_id"]) if isinstance(e.event, Escalated)
     )
-    assert "shadow mode" in escalation.data["reason"]
+    assert "shadow mode" in escalation.reason
 
 
 def test_a_job_that_keeps_failing_is_escalated_after_the_attempt_budget(tmp_path: Path) -> None:
@@ -171,9 +169,9 @@ def test_an_unanswered_escalation_times_out_and_never_approves(tmp_path: Path) -
     assert "No Human Answer" in summary["path"]
     assert summary["outcome"] == "escalated"
     decided = next(
-        e for e in incident_events(tmp_path, summary["incident_id"]) if e.type is EventType.HUMAN_DECIDED
+        e.event for e in incident_events(tmp_path, summary["incident_id"]) if isinstance(e.event, Answered)
     )
-    assert decided.data["decision"] == "timed_out"
+    assert decided.decision == "timed_out"
 
 
 def test_an_event_for_an_unknown_job_is_escalated_not_lost(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def _layer(build_dir: Path) -> Path:
 def test_layer_has_the_core_package_and_its_data_files(builds: dict[str, Any]) -> None:
     for build_dir in builds["dirs"].values():
         core = _layer(build_dir) / "selfheal_core"
-        assert (core / "diagnosis" / "signatures.json").is_file()
+        assert (core / "classification" / "signatures.json").is_file()
         source = {p.name for p in (ROOT / "shared/selfheal_core/runtime/schemas").glob("*.json")}
         assert {p.name for p in (core / "runtime" / "schemas").glob("*.json")} == source
         for dependency in ("aws_lambda_powertools", "aws_xray_sdk", "numpy", "jsonschema", "boto3"):
@@ -158,7 +158,7 @@ import numpy, jsonschema, aws_lambda_powertools, selfheal_core, boto3, botocore
 for m in (numpy, jsonschema, aws_lambda_powertools, selfheal_core, boto3, botocore):
     result["modules"][m.__name__] = m.__file__
 result["numpy"] = float(numpy.arange(4).sum())
-from selfheal_core.diagnosis.classifier import classify
+from selfheal_core.classification.classifier import classify
 result["category"] = classify("java.net.SocketTimeoutException: Read timed out").category.value
 print(json.dumps(result))
 """

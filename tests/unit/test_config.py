@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 from selfheal_core.domain.safety import Mode, SafetySettings
-from selfheal_core.errors import InvalidInputError
-from selfheal_core.runtime.config import Config, ConfigurationError
+from selfheal_core.errors import ConfigurationError, InvalidInputError, TerminalError
+from selfheal_core.runtime.config import Config
 
 DDB = {"STORE_BACKEND": "dynamodb", "EVENTS_TABLE": "events", "Q_TABLE": "q"}
 
@@ -50,7 +50,8 @@ def test_values_are_read_and_typed():
 def test_validation_errors_are_configuration_errors_naming_the_variable(env, names):
     with pytest.raises(ConfigurationError, match=names) as info:
         Config.from_env(env)
-    assert isinstance(info.value, InvalidInputError)
+    # A deployment mistake is terminal, but it is not a payload that failed its schema.
+    assert isinstance(info.value, TerminalError) and not isinstance(info.value, InvalidInputError)
 
 
 # Regression: int(float("inf")) used to escape as OverflowError, int(float("nan")) as ValueError.

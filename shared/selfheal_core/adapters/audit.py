@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
 from selfheal_core.ports import AuditSink, EventStore
 
 
 def audit_key(event: IncidentEvent) -> str:
-    return f"incidents/{event.incident_id}/{event.seq:06d}-{event.type.value}.json"
+    return f"incidents/{event.incident_id}/{event.seq:06d}-{event.kind}.json"
 
 
 class S3AuditSink:
@@ -26,7 +25,7 @@ class S3AuditSink:
         self.client.put_object(
             Bucket=self.bucket,
             Key=audit_key(event),
-            Body=json.dumps(event.to_dict(), sort_keys=True).encode(),
+            Body=json.dumps(event.to_record(), sort_keys=True).encode(),
             ContentType="application/json",
         )
 
@@ -40,7 +39,7 @@ class DirectoryAuditSink:
     def write(self, event: IncidentEvent) -> None:
         path = self.root / audit_key(event)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(event.to_dict(), sort_keys=True, indent=1))
+        path.write_text(json.dumps(event.to_record(), sort_keys=True, indent=1))
 
 
 class AuditedEventStore:
@@ -50,16 +49,16 @@ class AuditedEventStore:
         self.store = store
         self.sink = sink
 
-    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
-        created, event = self.store.open(incident_id, data)
+    def open(self, incident_id: str, opened: Opened) -> tuple[bool, IncidentEvent]:
+        created, record = self.store.open(incident_id, opened)
         if created:
-            self.sink.write(event)
-        return created, event
+            self.sink.write(record)
+        return created, record
 
-    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
-        event = self.store.append(incident_id, type, data)
-        self.sink.write(event)
-        return event
+    def append(self, incident_id: str, event: DomainEvent, expected_seq: int) -> IncidentEvent:
+        record = self.store.append(incident_id, event, expected_seq)
+        self.sink.write(record)
+        return record
 
     def load(self, incident_id: str) -> list[IncidentEvent]:
         return self.store.load(incident_id)

@@ -8,8 +8,6 @@ Q-table: partition key ``state`` (S) with a ``version`` number; writes are condi
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,14 +17,10 @@ from botocore.exceptions import ClientError
 
 from selfheal_core.adapters.clock import utc_now_iso
 from selfheal_core.adapters.throttling import raise_if_transient
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.concurrency import retry_on_conflict
+from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
 from selfheal_core.errors import ConcurrentUpdateError
-
-
-def _back_off(attempt: int) -> None:
-    """Full-jitter exponential backoff between optimistic-concurrency retries (capped at 0.2 s)."""
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -43,21 +37,22 @@ def _call(operation: Any, what: str, **kwargs: Any) -> Any:
 
 
 class DynamoDbEventStore:
-    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 25) -> None:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
         self.table_name = table_name
         self.client = client or boto3.client("dynamodb")
-        self.max_conflicts = max_conflicts
 
-    def _put(self, event: IncidentEvent) -> bool:
+    def _put(self, record: IncidentEvent) -> bool:
+        stored = record.to_record()
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item={
-                    "incident_id": {"S": event.incident_id},
-                    "seq": {"N": str(event.seq)},
-                    "type": {"S": event.type.value},
-                    "at": {"S": event.at},
-                    "data": {"S": json.dumps(dict(event.data))},
+                    "incident_id": {"S": record.incident_id},
+                    "seq": {"N": str(record.seq)},
+                    "type": {"S": stored["type"]},
+                    "at": {"S": record.at},
+                    "v": {"N": str(stored["v"])},
+                    "data": {"S": json.dumps(stored["data"])},
                 },
                 ConditionExpression="attribute_not_exists(seq)",
             )
@@ -68,25 +63,21 @@ class DynamoDbEventStore:
             raise_if_transient(error, f"DynamoDB put into {self.table_name}")
             raise
 
-    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
-        event = IncidentEvent(incident_id, 0, EventType.OPENED, utc_now_iso(), dict(data))
-        if self._put(event):
-            return True, event
+    def open(self, incident_id: str, opened: Opened) -> tuple[bool, IncidentEvent]:
+        record = IncidentEvent(incident_id, 0, utc_now_iso(), opened)
+        if self._put(record):
+            return True, record
         existing = self._get(incident_id, 0)
         if existing is None:  # pragma: no cover - only if the item vanished between the two calls
             raise ConcurrentUpdateError(f"incident {incident_id} changed while opening")
         return False, existing
 
-    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
-        for attempt in range(self.max_conflicts):
-            if attempt:
-                _back_off(attempt)
-            event = IncidentEvent(
-                incident_id, self._last_seq(incident_id) + 1, type, utc_now_iso(), dict(data)
-            )
-            if self._put(event):
-                return event
-        raise ConcurrentUpdateError(f"could not append to {incident_id} after {self.max_conflicts} tries")
+    def append(self, incident_id: str, event: DomainEvent, expected_seq: int) -> IncidentEvent:
+        """One conditional put at the sequence number the caller folded up to: no extra query."""
+        record = IncidentEvent(incident_id, expected_seq, utc_now_iso(), event)
+        if not self._put(record):
+            raise ConcurrentUpdateError(f"incident {incident_id} already has an event at {expected_seq}")
+        return record
 
     def load(self, incident_id: str) -> list[IncidentEvent]:
         events: list[IncidentEvent] = []
@@ -103,20 +94,6 @@ class DynamoDbEventStore:
                 return sorted(events, key=lambda e: e.seq)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _last_seq(self, incident_id: str) -> int:
-        page = _call(
-            self.client.query,
-            f"query {self.table_name}",
-            TableName=self.table_name,
-            KeyConditionExpression="incident_id = :id",
-            ExpressionAttributeValues={":id": {"S": incident_id}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = page.get("Items", [])
-        return int(items[0]["seq"]["N"]) if items else -1
-
     def _get(self, incident_id: str, seq: int) -> IncidentEvent | None:
         item = _call(
             self.client.get_item,
@@ -129,20 +106,22 @@ class DynamoDbEventStore:
 
 
 def _event(item: Mapping[str, Any]) -> IncidentEvent:
-    return IncidentEvent(
-        incident_id=item["incident_id"]["S"],
-        seq=int(item["seq"]["N"]),
-        type=EventType(item["type"]["S"]),
-        at=item["at"]["S"],
-        data=json.loads(item["data"]["S"]),
+    return IncidentEvent.from_record(
+        {
+            "incident_id": item["incident_id"]["S"],
+            "seq": int(item["seq"]["N"]),
+            "type": item["type"]["S"],
+            "at": item["at"]["S"],
+            "v": int(item["v"]["N"]) if "v" in item else None,
+            "data": json.loads(item["data"]["S"]),
+        }
     )
 
 
 class DynamoDbQTableStore:
-    def __init__(self, table_name: str, client: Any | None = None, max_conflicts: int = 25) -> None:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
         self.table_name = table_name
         self.client = client or boto3.client("dynamodb")
-        self.max_conflicts = max_conflicts
 
     def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
         rows: dict[str, QEntry] = {}
@@ -207,15 +186,15 @@ class DynamoDbQTableStore:
             raise
 
     def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        for attempt in range(self.max_conflicts):
-            if attempt:
-                _back_off(attempt)
+        def once() -> QEntry:
             stored = self.read(key)
             base = stored if stored is not None else QEntry(initial.values, initial.visits, 0)
             new = update(base)
-            if self.write_if_version(key, new, stored.version if stored is not None else None):
-                return new
-        raise ConcurrentUpdateError(f"Q-row {key!r} kept changing under {self.max_conflicts} attempts")
+            if not self.write_if_version(key, new, stored.version if stored is not None else None):
+                raise ConcurrentUpdateError(f"Q-row {key!r} changed while it was updated")
+            return new
+
+        return retry_on_conflict(once)
 
 
 def _entry(item: Mapping[str, Any]) -> QEntry:

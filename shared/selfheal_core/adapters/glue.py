@@ -9,7 +9,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from selfheal_core.domain.drift import TableVersion
-from selfheal_core.errors import RemediationError, TransientDependencyError
+from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
 from selfheal_core.ports import JobInfo, JobRun
 
 _RETRYABLE = {
@@ -37,13 +37,14 @@ _TABLE_INPUT_KEYS = (
 )
 
 
-def _translate(error: ClientError, what: str) -> Exception:
+def _translate(error: ClientError, what: str, *, write: bool = False) -> Exception:
+    """Throttling is retried by the state machine; anything else is terminal: a refused remediation
+    (``write``) or a failed read."""
     code = error.response.get("Error", {}).get("Code", "")
     if code in _RETRYABLE:
         return TransientDependencyError(f"{what}: {code}")
-    return RemediationError(
-        f"{what}: {code or 'error'}: {error.response.get('Error', {}).get('Message', '')}"
-    )
+    message = f"{what}: {code or 'error'}: {error.response.get('Error', {}).get('Message', '')}"
+    return RemediationError(message) if write else ReadError(message)
 
 
 def _run_settings(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +148,7 @@ class GlueAdapter:
             )
             return str(response["JobRunId"])
         except ClientError as error:
-            raise _translate(error, f"start {job_name}") from error
+            raise _translate(error, f"start {job_name}", write=True) from error
 
     def restore_table_version(self, database: str, table: str, version_id: str) -> None:
         """Glue has no restore call: write the old version's definition back as the new current one."""
@@ -157,6 +158,8 @@ class GlueAdapter:
             table_input = {k: definition[k] for k in _TABLE_INPUT_KEYS if k in definition}
             self.client.update_table(DatabaseName=database, TableInput=table_input)
         except ClientError as error:
-            raise _translate(error, f"restore {database}.{table} to version {version_id}") from error
+            raise _translate(
+                error, f"restore {database}.{table} to version {version_id}", write=True
+            ) from error
         except KeyError as error:  # moto raises a raw KeyError for a missing version
             raise RemediationError(f"{database}.{table} has no version {version_id}") from error

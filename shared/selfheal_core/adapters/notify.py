@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
 from selfheal_core.adapters.throttling import raise_if_transient
@@ -31,19 +33,24 @@ class SnsNotifier:
 
 
 class SsmSettingsSource:
-    """Mode and kill switch live in one JSON SSM parameter, so flipping them needs no deployment."""
+    """Mode, kill switch and operator signatures live in JSON SSM parameters, so changing them needs no
+    deployment. Read through Powertools Parameters and cached per Lambda container for ``max_age``
+    seconds: a flipped kill switch takes effect within that time, without a GetParameter per step."""
 
-    def __init__(self, parameter_name: str, client: Any | None = None) -> None:
+    def __init__(self, parameter_name: str, client: Any | None = None, max_age: int = 60) -> None:
         self.parameter_name = parameter_name
-        self.client = client or boto3.client("ssm")
+        self.max_age = max_age
+        self.provider = SSMProvider(boto3_client=client or boto3.client("ssm"))
 
     def load(self) -> Mapping[str, Any]:
         try:
-            value = self.client.get_parameter(Name=self.parameter_name)["Parameter"]["Value"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                return {}
-            raise_if_transient(error, f"SSM parameter {self.parameter_name}")
+            value = self.provider.get(self.parameter_name, max_age=self.max_age)
+        except GetParameterError as error:
+            cause = error.__context__
+            if isinstance(cause, ClientError):
+                if cause.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                    return {}
+                raise_if_transient(cause, f"SSM parameter {self.parameter_name}")
             raise
-        loaded = json.loads(value)
+        loaded = json.loads(str(value))
         return loaded if isinstance(loaded, dict) else {}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from selfheal_core.adapters.clock import utc_now_iso
-from selfheal_core.domain.incident import EventType, IncidentEvent
+from selfheal_core.domain.events import SCHEMA_VERSION, DomainEvent, IncidentEvent, Opened
 from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.errors import ConcurrentUpdateError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident_events (
@@ -24,6 +25,7 @@ CREATE TABLE IF NOT EXISTS incident_events (
     type TEXT NOT NULL,
     at TEXT NOT NULL,
     data TEXT NOT NULL,
+    v INTEGER,
     PRIMARY KEY (incident_id, seq)
 );
 CREATE TABLE IF NOT EXISTS q_rows (
@@ -43,6 +45,17 @@ class _Database:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Logs written before typed events have no ``v`` column: their rows load as schema version 1."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(incident_events)")}
+        if "v" not in columns:
+            try:
+                self._conn.execute("ALTER TABLE incident_events ADD COLUMN v INTEGER")
+            except sqlite3.OperationalError as error:  # another process migrated it in between
+                if "duplicate column" not in str(error):
+                    raise
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -76,32 +89,28 @@ class SqliteEventStore:
     def __init__(self, path: str | Path) -> None:
         self._db = _Database(path)
 
-    def open(self, incident_id: str, data: Mapping[str, Any]) -> tuple[bool, IncidentEvent]:
-        event = IncidentEvent(incident_id, 0, EventType.OPENED, utc_now_iso(), dict(data))
+    def open(self, incident_id: str, opened: Opened) -> tuple[bool, IncidentEvent]:
+        record = IncidentEvent(incident_id, 0, utc_now_iso(), opened)
         with self._db.transaction() as conn:
-            row = conn.execute(
-                "SELECT incident_id, seq, type, at, data FROM incident_events WHERE incident_id=? AND seq=0",
-                (incident_id,),
-            ).fetchone()
+            row = conn.execute(f"{_SELECT} WHERE incident_id=? AND seq=0", (incident_id,)).fetchone()
             if row is not None:
                 return False, _event(row)
-            _insert(conn, event)
-        return True, event
+            _insert(conn, record)
+        return True, record
 
-    def append(self, incident_id: str, type: EventType, data: Mapping[str, Any]) -> IncidentEvent:
+    def append(self, incident_id: str, event: DomainEvent, expected_seq: int) -> IncidentEvent:
+        record = IncidentEvent(incident_id, expected_seq, utc_now_iso(), event)
         with self._db.transaction() as conn:
-            (last,) = conn.execute(
-                "SELECT COALESCE(MAX(seq), -1) FROM incident_events WHERE incident_id=?", (incident_id,)
-            ).fetchone()
-            event = IncidentEvent(incident_id, int(last) + 1, type, utc_now_iso(), dict(data))
-            _insert(conn, event)
-        return event
+            try:
+                _insert(conn, record)
+            except sqlite3.IntegrityError:
+                raise ConcurrentUpdateError(
+                    f"incident {incident_id} already has an event at sequence {expected_seq}"
+                ) from None
+        return record
 
     def load(self, incident_id: str) -> list[IncidentEvent]:
-        rows = self._db.execute(
-            "SELECT incident_id, seq, type, at, data FROM incident_events WHERE incident_id=? ORDER BY seq",
-            (incident_id,),
-        )
+        rows = self._db.execute(f"{_SELECT} WHERE incident_id=? ORDER BY seq", (incident_id,))
         return [_event(r) for r in rows]
 
     def incident_ids(self) -> list[str]:
@@ -114,16 +123,36 @@ class SqliteEventStore:
         self._db.close()
 
 
-def _insert(conn: sqlite3.Connection, event: IncidentEvent) -> None:
+_SELECT = "SELECT incident_id, seq, type, at, data, v FROM incident_events"
+
+
+def _insert(conn: sqlite3.Connection, record: IncidentEvent) -> None:
+    stored = record.to_record()
     conn.execute(
-        "INSERT INTO incident_events (incident_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)",
-        (event.incident_id, event.seq, event.type.value, event.at, json.dumps(dict(event.data))),
+        "INSERT INTO incident_events (incident_id, seq, type, at, data, v) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            record.incident_id,
+            record.seq,
+            stored["type"],
+            record.at,
+            json.dumps(stored["data"]),
+            SCHEMA_VERSION,
+        ),
     )
 
 
 def _event(row: tuple[Any, ...]) -> IncidentEvent:
-    incident_id, seq, type_, at, data = row
-    return IncidentEvent(str(incident_id), int(seq), EventType(type_), str(at), json.loads(data))
+    incident_id, seq, type_, at, data, version = row
+    return IncidentEvent.from_record(
+        {
+            "incident_id": incident_id,
+            "seq": seq,
+            "type": type_,
+            "at": at,
+            "data": json.loads(data),
+            "v": version,
+        }
+    )
 
 
 class SqliteQTableStore:

@@ -61,6 +61,11 @@ class Diagnosis:
     quarantine_capable: bool = False
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def unknown(cls, job_name: str) -> Diagnosis:
+        """What is known of an incident Diagnose never finished: nothing, so nothing is automated."""
+        return cls(job_name, Category.UNKNOWN, 0.0, None, (), Criticality.MEDIUM, Risk.MEDIUM)
+
     @property
     def drifted(self) -> bool:
         return any(report.breaking for report in self.drift)
@@ -101,6 +106,24 @@ class Diagnosis:
             "quarantine_capable": self.quarantine_capable,
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+        """The inverse of ``to_dict``; derived keys (``drifted``) are recomputed, not read."""
+        fraction = data.get("bad_record_fraction")
+        return cls(
+            job_name=str(data.get("job_name", "")),
+            category=Category(data.get("category", Category.UNKNOWN.value)),
+            confidence=float(data.get("confidence", 0.0)),
+            signature=None if data.get("signature") is None else str(data["signature"]),
+            evidence=tuple(str(line) for line in data.get("evidence", ())),
+            criticality=Criticality(data.get("criticality", Criticality.MEDIUM.value)),
+            risk=str(data.get("risk", "medium")),
+            drift=tuple(DriftReport.from_dict(r) for r in data.get("drift") or ()),
+            bad_record_fraction=None if fraction is None else float(fraction),
+            quarantine_capable=bool(data.get("quarantine_capable", False)),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+        )
 
 
 def criticality_from_tags(tags: Mapping[str, str]) -> Criticality:

@@ -115,6 +115,26 @@ class DriftReport:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftReport:
+        """The inverse of ``to_dict`` (derived keys such as ``kinds`` are recomputed, not read)."""
+        return cls(
+            table=str(data["table"]),
+            baseline_version=_optional_str(data.get("baseline_version")),
+            current_version=_optional_str(data.get("current_version")),
+            removed=tuple(str(c) for c in data.get("removed", ())),
+            added=tuple(str(c) for c in data.get("added", ())),
+            renamed=tuple((str(a), str(b)) for a, b in data.get("renamed", ())),
+            type_changed=tuple((str(n), str(a), str(b)) for n, a, b in data.get("type_changed", ())),
+            partition_keys_changed=bool(data.get("partition_keys_changed", False)),
+            open_table_format=bool(data.get("open_table_format", False)),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+        )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
 
 def compare(table: str, baseline: TableVersion, current: TableVersion) -> DriftReport:
     """Columns removed, added, renamed (a removal and an addition of the same type), retyped."""

@@ -1,27 +1,33 @@
-"""The incident as an append-only log of domain events; its state is a fold over that log."""
+"""The incident aggregate: its state is a fold (``evolve``) over its append-only log of domain events."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from functools import reduce
+from typing import Any, TypeVar
 
+from selfheal_core.domain.context import DecisionContext
+from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.drift import DriftReport
+from selfheal_core.domain.events import (
+    ActionStarted,
+    Answered,
+    Diagnosed,
+    Escalated,
+    Executed,
+    Gated,
+    IncidentEvent,
+    Learned,
+    Notified,
+    Opened,
+    Proposed,
+    Validated,
+)
 from selfheal_core.vocabulary import Action
-
-
-class EventType(StrEnum):
-    OPENED = "opened"
-    DIAGNOSED = "diagnosed"
-    PROPOSED = "proposed"
-    GATED = "gated"
-    ACTION_STARTED = "action_started"  # the intent, written before Glue is called
-    EXECUTED = "executed"
-    VALIDATED = "validated"
-    ESCALATED = "escalated"
-    HUMAN_DECIDED = "human_decided"
-    LEARNED = "learned"
 
 
 class Outcome(StrEnum):
@@ -30,41 +36,13 @@ class Outcome(StrEnum):
     ESCALATED = "escalated"
 
 
-@dataclass(frozen=True)
-class IncidentEvent:
-    incident_id: str
-    seq: int
-    type: EventType
-    at: str  # ISO-8601 UTC
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "incident_id": self.incident_id,
-            "seq": self.seq,
-            "type": self.type.value,
-            "at": self.at,
-            "data": dict(self.data),
-        }
-
-    @classmethod
-    def from_dict(cls, item: Mapping[str, Any]) -> IncidentEvent:
-        return cls(
-            incident_id=str(item["incident_id"]),
-            seq=int(item["seq"]),
-            type=EventType(item["type"]),
-            at=str(item["at"]),
-            data=dict(item.get("data") or {}),
-        )
-
-
 def incident_id_for(job_name: str, job_run_id: str) -> str:
     """Deterministic, so a redelivered event for the same failed run maps to the same incident."""
     digest = hashlib.sha256(f"{job_name}\x00{job_run_id}".encode()).hexdigest()[:16]
     return f"inc-{digest}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Attempt:
     number: int
     proposed: Action | None = None
@@ -72,34 +50,53 @@ class Attempt:
     rules_fired: tuple[str, ...] = ()
     # Rules that kept the expected fix, or every automated action, off the table for this attempt.
     masking_rules: tuple[str, ...] = ()
+    allowed: tuple[Action, ...] = ()
     shadow: bool = False
     kill_switch: bool = False
     wait_seconds: float = 0.0  # the backoff the gate set before this attempt ran
+    gated: Gated | None = None  # the gate's verdict on this attempt
     started_marker: str | None = None  # written before Glue was called (action_started)
-    executed: Mapping[str, Any] | None = None  # the executed event's data, once Execute has finished
+    executed: Executed | None = None  # once Execute has finished
     polls: int = 0  # validations that found the run still going
     job_run_id: str | None = None
     run_state: str | None = None
     fixed: bool | None = None
     elapsed_seconds: float = 0.0
 
+    @property
+    def vetoed(self) -> bool:
+        return self.proposed is not None and self.action is not None and self.proposed is not self.action
 
-@dataclass
-class Incident:
+
+@dataclass(frozen=True)
+class IncidentState:
     incident_id: str
     job_name: str = ""
     job_run_id: str = ""
     execution_id: str | None = None
     trigger: Mapping[str, Any] = field(default_factory=dict)
-    diagnosis: Mapping[str, Any] | None = None
-    attempts: list[Attempt] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    attempts: tuple[Attempt, ...] = ()
     outcome: Outcome = Outcome.OPEN
     escalation_reason: str | None = None
-    human_decision: Mapping[str, Any] | None = None
+    escalated_count: int = 0
+    notified_count: int = 0
+    last_kind: str = ""  # the kind of the newest event
+    answer: Answered | None = None
     learned: bool = False
     opened_at: str | None = None
     closed_at: str | None = None
     last_seq: int = -1
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next append must take (optimistic concurrency on the incident)."""
+        return self.last_seq + 1
+
+    @property
+    def notification_pending(self) -> bool:
+        """An escalation was recorded and its message not yet published."""
+        return self.escalated_count > self.notified_count
 
     @property
     def current_attempt(self) -> Attempt | None:
@@ -110,70 +107,131 @@ class Incident:
         return tuple(a.action for a in self.attempts if a.action is not None)
 
     @property
-    def executed_attempts(self) -> int:
-        return sum(1 for a in self.attempts if a.job_run_id is not None or a.action is Action.ROLLBACK)
+    def rollback_targets(self) -> tuple[DriftReport, ...]:
+        return self.diagnosis.rollback_targets if self.diagnosis else ()
+
+    def context(self, attempt: int, previous_actions: tuple[Action, ...]) -> DecisionContext:
+        """What the policy and the gate see at ``attempt``; an undiagnosed incident is ``unknown``."""
+        diagnosis = self.diagnosis or Diagnosis.unknown(self.job_name)
+        return diagnosis.context(attempt, previous_actions)
+
+    def next_context(self) -> DecisionContext:
+        """The context of the attempt about to be proposed."""
+        return self.context(len(self.attempts) + 1, self.previous_actions)
+
+    def current_context(self) -> DecisionContext:
+        """The context of the attempt in progress (the last proposed one)."""
+        attempt = self.current_attempt
+        number = attempt.number if attempt else len(self.attempts) + 1
+        previous = tuple(a.action for a in self.attempts[:-1] if a.action is not None)
+        return self.context(number, previous)
 
 
-def _apply(incident: Incident, event: IncidentEvent) -> None:
-    data = event.data
-    kind = event.type
-    if kind is EventType.OPENED:
-        incident.job_name = str(data.get("job_name", ""))
-        incident.job_run_id = str(data.get("job_run_id", ""))
-        incident.execution_id = data.get("execution_id")
-        incident.trigger = dict(data.get("trigger") or {})
-        incident.opened_at = event.at
-    elif kind is EventType.DIAGNOSED:
-        incident.diagnosis = dict(data)
-    elif kind is EventType.PROPOSED:
-        incident.attempts.append(Attempt(number=int(data["attempt"]), proposed=Action(data["action"])))
-    elif kind is EventType.GATED and incident.attempts:
-        attempt = incident.attempts[-1]
-        attempt.action = Action(data["action"])
-        attempt.rules_fired = tuple(data.get("rules_fired", ()))
-        attempt.masking_rules = tuple(data.get("constraints", ()))
-        attempt.shadow = bool(data.get("shadow", False))
-        attempt.kill_switch = bool(data.get("kill_switch", False))
-        attempt.wait_seconds = float(data.get("wait_seconds", 0))
-    elif kind is EventType.ACTION_STARTED and incident.attempts:
-        incident.attempts[-1].started_marker = str(data.get("marker", ""))
-    elif kind is EventType.EXECUTED and incident.attempts:
-        attempt = incident.attempts[-1]
-        attempt.executed = dict(data)
-        attempt.job_run_id = data.get("job_run_id")
-        stopped_by = data.get("stopped_by")
-        if stopped_by:  # the kill switch or shadow mode stopped the action after the gate let it through
-            attempt.rules_fired = (*attempt.rules_fired, str(stopped_by))
-            attempt.kill_switch = attempt.kill_switch or stopped_by == "kill_switch"
-            attempt.shadow = attempt.shadow or stopped_by == "shadow_mode"
-    elif kind is EventType.VALIDATED and incident.attempts:
-        attempt = incident.attempts[-1]
-        attempt.run_state = data.get("run_state")
-        if not data.get("final"):
-            attempt.polls += 1
-        else:
-            attempt.fixed = bool(data.get("fixed"))
-            attempt.elapsed_seconds = float(data.get("elapsed_seconds", 0.0))
-            if attempt.fixed:
-                incident.outcome = Outcome.RESOLVED
-                incident.closed_at = event.at
-    elif kind is EventType.ESCALATED:
-        incident.outcome = Outcome.ESCALATED
-        incident.escalation_reason = data.get("reason")
-    elif kind is EventType.HUMAN_DECIDED:
-        incident.human_decision = dict(data)
-        incident.closed_at = event.at
-    elif kind is EventType.LEARNED:
-        incident.learned = True
+T = TypeVar("T")
 
 
-def fold(events: Iterable[IncidentEvent]) -> Incident:
-    incident: Incident | None = None
-    for event in sorted(events, key=lambda e: e.seq):
-        if incident is None:
-            incident = Incident(incident_id=event.incident_id)
-        _apply(incident, event)
-        incident.last_seq = event.seq
-    if incident is None:
+def replace(obj: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for these frozen, validation-free dataclasses, without re-running
+    ``__init__``: folding a log copies the state once per event, and the simulator folds millions."""
+    new = copy.copy(obj)
+    for name, value in changes.items():
+        object.__setattr__(new, name, value)
+    return new
+
+
+def _with_current(state: IncidentState, **changes: Any) -> IncidentState:
+    if not state.attempts:
+        return state
+    return replace(state, attempts=(*state.attempts[:-1], replace(state.attempts[-1], **changes)))
+
+
+def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
+    """The state after one more event: pure, total over every event type."""
+    state = replace(state, last_seq=record.seq, last_kind=record.kind)
+    event = record.event
+    match event:
+        case Opened():
+            return replace(
+                state,
+                job_name=event.job_name,
+                job_run_id=event.job_run_id,
+                execution_id=event.execution_id,
+                trigger=event.trigger,
+                opened_at=record.at,
+            )
+        case Diagnosed():
+            return replace(state, diagnosis=event.diagnosis)
+        case Proposed():
+            attempt = Attempt(number=event.attempt, proposed=event.action, allowed=event.allowed)
+            return replace(state, attempts=(*state.attempts, attempt))
+        case Gated():
+            return _with_current(
+                state,
+                gated=event,
+                action=event.action,
+                rules_fired=event.rules_fired,
+                masking_rules=event.constraints,
+                shadow=event.shadow,
+                kill_switch=event.kill_switch,
+                wait_seconds=float(event.wait_seconds),
+            )
+        case ActionStarted():
+            return _with_current(state, started_marker=event.marker)
+        case Executed():
+            return _apply_executed(state, event)
+        case Validated():
+            return _apply_validated(state, record.at, event)
+        case Escalated():
+            return replace(
+                state,
+                outcome=Outcome.ESCALATED,
+                escalation_reason=event.reason,
+                escalated_count=state.escalated_count + 1,
+            )
+        case Notified():
+            return replace(state, notified_count=state.notified_count + 1)
+        case Answered():
+            return replace(state, answer=event, closed_at=record.at)
+        case Learned():
+            return replace(state, learned=True)
+    raise ValueError(f"no rule to apply event {event.kind!r}")
+
+
+def _apply_executed(state: IncidentState, event: Executed) -> IncidentState:
+    attempt = state.current_attempt
+    if attempt is None:
+        return state
+    rules, shadow, kill_switch = attempt.rules_fired, attempt.shadow, attempt.kill_switch
+    if event.stopped_by:
+        rules = (*rules, event.stopped_by)
+        kill_switch = kill_switch or event.stopped_by == "kill_switch"
+        shadow = shadow or event.stopped_by == "shadow_mode"
+    return _with_current(
+        state,
+        executed=event,
+        job_run_id=event.job_run_id,
+        rules_fired=rules,
+        shadow=shadow,
+        kill_switch=kill_switch,
+    )
+
+
+def _apply_validated(state: IncidentState, at: str, event: Validated) -> IncidentState:
+    attempt = state.current_attempt
+    if attempt is None:
+        return state
+    if not event.final:
+        return _with_current(state, run_state=event.run_state, polls=attempt.polls + 1)
+    state = _with_current(
+        state, run_state=event.run_state, fixed=bool(event.fixed), elapsed_seconds=event.elapsed_seconds
+    )
+    if event.fixed:
+        state = replace(state, outcome=Outcome.RESOLVED, closed_at=at)
+    return state
+
+
+def fold(records: Iterable[IncidentEvent]) -> IncidentState:
+    ordered = sorted(records, key=lambda r: r.seq)
+    if not ordered:
         raise ValueError("an incident needs at least one event")
-    return incident
+    return reduce(evolve, ordered, IncidentState(incident_id=ordered[0].incident_id))

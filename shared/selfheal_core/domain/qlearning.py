@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from selfheal_core.domain.context import DecisionContext
 from selfheal_core.domain.rules import rule_action
 from selfheal_core.vocabulary import ACTIONS, Action
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int_]
 
 N_ACTIONS = len(ACTIONS)
 ACTION_INDEX: dict[Action, int] = {a: i for i, a in enumerate(ACTIONS)}
@@ -82,8 +86,8 @@ def job_state_key(ctx: DecisionContext) -> str:
 class QEntry:
     """One row of the table, with the version used for optimistic concurrency."""
 
-    values: np.ndarray
-    visits: np.ndarray
+    values: FloatArray
+    visits: IntArray
     version: int = 0
     # Markers of the last updates applied to this row, so a retried Learn never applies one twice.
     applied: tuple[str, ...] = ()
@@ -137,6 +141,10 @@ class QTable:
     def peek(self, key: str) -> QEntry | None:
         return self.rows.get(key)
 
+    def put(self, key: str, entry: QEntry) -> None:
+        """Replace a row by a fresher copy (what a store wrote), so later targets read it."""
+        self.rows[key] = entry
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -177,7 +185,7 @@ class QLearningPolicy:
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
     # -- reading ---------------------------------------------------------------------------------
-    def q_values(self, ctx: DecisionContext) -> np.ndarray:
+    def q_values(self, ctx: DecisionContext) -> FloatArray:
         """Per action, the job's own value once the job has tried it ``job_min_visits`` times, else the
         shared value: job-specific remedies win where the job has evidence, the shared row elsewhere."""
         shared = self.table.row(state_key(ctx), ctx, self.settings)
@@ -185,7 +193,7 @@ class QLearningPolicy:
         if job_row is None:
             return shared.values
         own = job_row.visits >= self.settings.job_min_visits
-        values: np.ndarray = np.where(own, job_row.values, shared.values)
+        values: FloatArray = np.where(own, job_row.values, shared.values)
         return values
 
     def epsilon(self, ctx: DecisionContext) -> float:
@@ -246,7 +254,7 @@ class QLearningPolicy:
         )
         td_error = self.target(transition) - before
         for key, apply in self.row_updates(transition).items():
-            self.table.rows[key] = apply(self.table.row(key, transition.state, self.settings))
+            self.table.put(key, apply(self.table.row(key, transition.state, self.settings)))
         return td_error
 
     def learn_episode(self, transitions: Iterable[Transition]) -> list[float]:

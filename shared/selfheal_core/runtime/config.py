@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from selfheal_core.domain.decisions import LearningTerms
 from selfheal_core.domain.qlearning import LearnerSettings
+from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.domain.windows import (
     BusinessHours,
@@ -17,11 +19,7 @@ from selfheal_core.domain.windows import (
     parse_business_hours,
     parse_freeze_windows,
 )
-from selfheal_core.errors import InvalidInputError
-
-
-class ConfigurationError(InvalidInputError):
-    """An environment variable is missing or malformed (a deployment mistake, not a transient one)."""
+from selfheal_core.errors import ConfigurationError
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -71,6 +69,8 @@ class Config:
     log_max_bytes: int
     log_max_seconds: float
     region: str
+    settings_max_age_seconds: int
+    learning_terms: LearningTerms
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -88,6 +88,9 @@ class Config:
             business_hours = parse_business_hours(env.get("BUSINESS_HOURS", ""))
         except WindowError as error:
             raise ConfigurationError(str(error)) from error
+        human_hours = _float(env, "HUMAN_HOURS", RewardWeights.human_hours)
+        if human_hours <= 0:
+            raise ConfigurationError(f"HUMAN_HOURS must be positive, got {human_hours}")
         mode = env.get("MODE", Mode.AUTO)
         if mode not in (Mode.AUTO, Mode.SHADOW):
             raise ConfigurationError(f"MODE must be auto or shadow, got {mode!r}")
@@ -116,6 +119,8 @@ class Config:
                 learning_rate=_float(env, "LEARNING_RATE", LearnerSettings.learning_rate),
                 discount_factor=_float(env, "DISCOUNT_FACTOR", LearnerSettings.discount_factor),
                 epsilon=_float(env, "EXPLORATION_RATE", LearnerSettings.epsilon),
+                # Before any outcome, escalating is worth what a human's fix costs.
+                initial_value=-human_hours,
             ),
             safety=SafetySettings(
                 max_attempts=int(_float(env, "MAX_ATTEMPTS", SafetySettings.max_attempts)),
@@ -128,6 +133,11 @@ class Config:
             log_max_bytes=int(_float(env, "LOG_MAX_BYTES", 5 * 1024 * 1024)),
             log_max_seconds=_float(env, "LOG_MAX_SECONDS", 10.0),
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            settings_max_age_seconds=int(_float(env, "SETTINGS_MAX_AGE_SECONDS", 60)),
+            learning_terms=LearningTerms(
+                weights=RewardWeights(human_hours=human_hours),
+                decision_minutes=_float(env, "DECISION_SECONDS", 5.0) / 60.0,
+            ),
         )
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:

@@ -5,11 +5,36 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from selfheal_core.domain.diagnosis import Classify
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.ports import EventStore, GlueActions, LogReader, Notifier, QTableStore, SettingsSource
 from selfheal_core.runtime.config import Config
+
+
+class ClassifierSource(Protocol):
+    def current(self) -> Classify:
+        """The classifier to use now (operator signatures can change without a deployment)."""
+        ...
+
+
+class OperatorClassifier:
+    """The shipped signatures plus the operator's from a settings source; a malformed operator set is
+    logged and ignored, so the shipped signatures keep working."""
+
+    def __init__(self, signatures: SettingsSource) -> None:
+        self.signatures = signatures
+
+    def current(self) -> Classify:
+        from selfheal_core.classification.classifier import SignatureError, classifier_with
+        from selfheal_core.runtime.observability import logger
+
+        try:
+            return classifier_with(self.signatures.load().get("signatures")).classify
+        except SignatureError as error:
+            logger.error("operator signatures ignored", extra={"reason": str(error)})
+            return classifier_with(None).classify
 
 
 @dataclass
@@ -23,6 +48,15 @@ class Dependencies:
     settings: SettingsSource
     # Operator signatures for the classifier (``{"signatures": [...]}``), read by Diagnose.
     signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
+    classifier: ClassifierSource | None = None
+
+    def __post_init__(self) -> None:
+        if self.classifier is None:
+            self.classifier = OperatorClassifier(self.signatures)
+
+    def classify(self) -> Classify:
+        assert self.classifier is not None
+        return self.classifier.current()
 
     def live_safety(self) -> SafetySettings:
         """The deployed safety settings with the kill switch and mode as they are right now."""
@@ -44,7 +78,7 @@ def build(config: Config, account_id: str = "") -> Dependencies:
     from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
     from selfheal_core.adapters.cloudwatch_logs import CloudWatchLogReader
     from selfheal_core.adapters.glue import GlueAdapter
-    from selfheal_core.adapters.notify import SnsNotifier, SsmSettingsSource
+    from selfheal_core.adapters.notify import SnsNotifier
 
     store: Any
     qtable: Any
@@ -69,11 +103,15 @@ def build(config: Config, account_id: str = "") -> Dependencies:
         glue=GlueAdapter(account_id=account_id),
         logs=CloudWatchLogReader(max_bytes=config.log_max_bytes, max_seconds=config.log_max_seconds),
         notifier=SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier(),
-        settings=SsmSettingsSource(config.settings_parameter) if config.settings_parameter else _NoSettings(),
-        signatures=(
-            SsmSettingsSource(config.signatures_parameter) if config.signatures_parameter else _NoSettings()
-        ),
+        settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
+        signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
     )
+
+
+def _parameter(name: str, max_age: int) -> SettingsSource:
+    from selfheal_core.adapters.notify import SsmSettingsSource
+
+    return SsmSettingsSource(name, max_age=max_age) if name else _NoSettings()
 
 
 @functools.lru_cache(maxsize=8)

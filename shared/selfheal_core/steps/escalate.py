@@ -6,34 +6,37 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from selfheal_core.domain.incident import EventType, Incident, incident_id_for
+from selfheal_core.concurrency import retry_on_conflict
+from selfheal_core.contracts import EscalateResult
+from selfheal_core.domain.events import Escalated, Notified, Opened
+from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
+from selfheal_core.domain.trigger import Trigger
 from selfheal_core.ports import EventStore, Notifier
-from selfheal_core.steps.common import load_incident
-from selfheal_core.steps.diagnose import trigger_from_event
+from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
+UNKNOWN_JOB = "unknown-job"
 
-def _ensure_incident(state: Mapping[str, Any], store: EventStore) -> str:
+
+def ensure_incident(workflow_state: Mapping[str, Any], trigger: Trigger | None, store: EventStore) -> str:
     """An error before the incident was opened must still leave an incident behind: open it here."""
-    if state.get("incident_id"):
-        return str(state["incident_id"])
-    try:
-        trigger = trigger_from_event(state)
+    if workflow_state.get("incident_id"):
+        return str(workflow_state["incident_id"])
+    if trigger is not None:
         job_name, run_id = trigger.job_name, trigger.job_run_id
-    except (KeyError, TypeError, ValueError):
+    else:
         # Too malformed to name its run: key the incident by the event id so it is still recorded once.
-        job_name, run_id = "unknown-job", str(state.get("id") or "unknown-event")
+        job_name, run_id = UNKNOWN_JOB, str(workflow_state.get("id") or "unknown-event")
     incident_id = incident_id_for(job_name, run_id)
-    store.open(incident_id, {"job_name": job_name, "job_run_id": run_id, "trigger": dict(state)})
+    store.open(incident_id, Opened(job_name, run_id, None, dict(workflow_state)))
     return incident_id
 
 
-def reason_for(state: Mapping[str, Any], incident: Incident) -> str:
-    error = state.get("error")
-    if isinstance(error, Mapping):
+def reason_for(error: Mapping[str, Any] | None, state: IncidentState) -> str:
+    if error is not None:
         cause = str(error.get("Cause") or "")[:500]
         return f"selfheal could not complete a step: {error.get('Error', 'error')}: {cause}".strip()
-    attempt = incident.current_attempt
+    attempt = state.current_attempt
     if attempt is not None and attempt.action is Action.LOG_AND_WAIT:
         return "selfheal chose to wait for the next scheduled run; nothing was executed"
     if attempt is not None and attempt.shadow:
@@ -41,69 +44,91 @@ def reason_for(state: Mapping[str, Any], incident: Incident) -> str:
     if attempt is not None and attempt.rules_fired:
         return f"the safety gate stopped {attempt.proposed}: {', '.join(attempt.rules_fired)}"
     if attempt is not None and attempt.fixed is False:
-        return f"the job still fails after {len(incident.attempts)} automated attempt(s)"
+        return f"the job still fails after {len(state.attempts)} automated attempt(s)"
     if attempt is not None and attempt.action is Action.ESCALATE:
         return "the policy judged a human fix the best option"
     return "selfheal could not act on this incident"
 
 
-def links(incident: Incident, region: str, execution_id: str | None) -> dict[str, str]:
+def links(state: IncidentState, region: str) -> dict[str, str]:
     base = f"https://{region}.console.aws.amazon.com"
     result = {
-        "glue_run": f"{base}/gluestudio/home?region={region}#/job/{quote(incident.job_name)}/run/"
-        f"{quote(incident.job_run_id)}",
+        "glue_run": f"{base}/gluestudio/home?region={region}#/job/{quote(state.job_name)}/run/"
+        f"{quote(state.job_run_id)}",
         "error_log": f"{base}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
-        f"$252Faws-glue$252Fjobs$252Ferror/log-events/{quote(incident.job_run_id)}",
+        f"$252Faws-glue$252Fjobs$252Ferror/log-events/{quote(state.job_run_id)}",
     }
-    if execution_id:
-        result["execution"] = f"{base}/states/home?region={region}#/v2/executions/details/{execution_id}"
+    if state.execution_id:
+        result["execution"] = (
+            f"{base}/states/home?region={region}#/v2/executions/details/{state.execution_id}"
+        )
     return result
 
 
+def message_for(state: IncidentState, reason: str, region: str, await_human: bool) -> dict[str, Any]:
+    diagnosis = state.diagnosis
+    attempt = state.current_attempt
+    return {
+        "incident_id": state.incident_id,
+        "job_name": state.job_name,
+        "job_run_id": state.job_run_id,
+        "category": diagnosis.category.value if diagnosis else "unknown",
+        "confidence": diagnosis.confidence if diagnosis else None,
+        "signature": diagnosis.signature if diagnosis else None,
+        "evidence": list(diagnosis.evidence) if diagnosis else [],
+        "drift": [r.to_dict() for r in diagnosis.drift] if diagnosis else [],
+        "attempts": [
+            {"attempt": a.number, "proposed": a.proposed, "action": a.action, "fixed": a.fixed}
+            for a in state.attempts
+        ],
+        "proposal": attempt.proposed.value if attempt and attempt.proposed else None,
+        "safety_rules": list(attempt.rules_fired) if attempt else [],
+        "reason": reason,
+        "links": links(state, region),
+        "awaiting_decision": await_human,
+    }
+
+
 def run(
-    state: Mapping[str, Any],
+    workflow_state: Mapping[str, Any],
+    trigger: Trigger | None,
     store: EventStore,
     notifier: Notifier,
     await_human: bool,
     human_timeout_seconds: int,
     region: str,
-) -> dict[str, Any]:
-    incident_id = _ensure_incident(state, store)
-    incident = load_incident(store, incident_id)
-    reason = reason_for(state, incident)
-    attempt = incident.current_attempt
-    # Waiting for the next scheduled run is a notice, not a request for a decision.
-    await_human = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
-    diagnosis = incident.diagnosis or {}
-    message = {
-        "incident_id": incident_id,
-        "job_name": incident.job_name,
-        "job_run_id": incident.job_run_id,
-        "category": diagnosis.get("category", "unknown"),
-        "confidence": diagnosis.get("confidence"),
-        "signature": diagnosis.get("signature"),
-        "evidence": diagnosis.get("evidence", []),
-        "drift": diagnosis.get("drift", []),
-        "attempts": [
-            {"attempt": a.number, "proposed": a.proposed, "action": a.action, "fixed": a.fixed}
-            for a in incident.attempts
-        ],
-        "proposal": attempt.proposed.value if attempt and attempt.proposed else None,
-        "safety_rules": list(attempt.rules_fired) if attempt else [],
-        "reason": reason,
-        "links": links(incident, region, incident.execution_id),
-        "awaiting_decision": await_human,
-    }
-    subject = f"selfheal: {incident.job_name} needs a human ({diagnosis.get('category', 'unknown')})"
-    message_id = notifier.publish(subject, message)
-    store.append(
-        incident_id,
-        EventType.ESCALATED,
-        {"reason": reason, "notification_id": message_id, "await_human": await_human},
-    )
-    return {
-        "incident_id": incident_id,
-        "reason": reason,
-        "await_human": await_human,
-        "timeout_seconds": human_timeout_seconds,
-    }
+) -> EscalateResult:
+    incident_id = ensure_incident(workflow_state, trigger, store)
+    error = workflow_state.get("error")
+
+    def record_once() -> tuple[IncidentState, Escalated | None]:
+        """The escalation, recorded before anything is sent; None when it was already delivered."""
+        state = load_state(store, incident_id)
+        if state.last_kind == Notified.kind:
+            return state, None  # a retried Escalate whose response was lost: nothing new to say
+        if state.notification_pending and state.last_kind == Escalated.kind:
+            return state, _last_escalation(store, incident_id)  # recorded, not yet sent
+        reason = reason_for(error if isinstance(error, Mapping) else None, state)
+        attempt = state.current_attempt
+        # Waiting for the next scheduled run is a notice, not a request for a decision.
+        wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
+        escalated = Escalated(reason, "", wait)
+        return evolve(state, store.append(incident_id, escalated, state.next_seq)), escalated
+
+    state, escalated = retry_on_conflict(record_once)
+    if escalated is None:
+        escalated = _last_escalation(store, incident_id)
+    else:
+        category = state.diagnosis.category.value if state.diagnosis else "unknown"
+        subject = f"selfheal: {state.job_name} needs a human ({category})"
+        message_id = notifier.publish(
+            subject, message_for(state, escalated.reason, region, escalated.await_human)
+        )
+        retry_on_conflict(
+            lambda: store.append(incident_id, Notified(message_id), load_state(store, incident_id).next_seq)
+        )
+    return EscalateResult(incident_id, escalated.reason, escalated.await_human, human_timeout_seconds)
+
+
+def _last_escalation(store: EventStore, incident_id: str) -> Escalated:
+    return next(r.event for r in reversed(store.load(incident_id)) if isinstance(r.event, Escalated))

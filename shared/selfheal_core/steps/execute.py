@@ -10,14 +10,17 @@ Contract with the jobs (documented in the README):
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
-from selfheal_core.domain.incident import EventType, Incident
+from selfheal_core.concurrency import retry_on_conflict
+from selfheal_core.contracts import ExecuteResult
+from selfheal_core.domain.events import ActionStarted, Executed, RestoredTable
+from selfheal_core.domain.incident import Attempt, IncidentState, evolve
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.errors import InvalidInputError, RemediationError
 from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, QUARANTINE_ARGUMENT
 from selfheal_core.ports import EventStore, GlueActions
-from selfheal_core.steps.common import load_incident, rollback_targets
+from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 
 # Arguments Glue manages itself (refused or meaningless on StartJobRun), and selfheal's own markers of an
@@ -25,17 +28,27 @@ from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 _RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from", "--selfheal-")
 
 
-def _rollback(incident: Incident, glue: GlueActions) -> dict[str, Any]:
+def _rollback(state: IncidentState, glue: GlueActions) -> tuple[RestoredTable, ...]:
     """Every drifted table goes back to its baseline in the same attempt: the run needs all of them."""
-    targets = rollback_targets(incident)
+    targets = state.rollback_targets
     if not targets:
         raise RemediationError("rollback needs a drifted table with a baseline version")
     restored = []
     for target in targets:
-        database, _, table = str(target["table"]).partition(".")
-        glue.restore_table_version(database, table, str(target["baseline_version"]))
-        restored.append({"table": target["table"], "version": target["baseline_version"]})
-    return {"restored": restored}
+        assert target.baseline_version is not None  # rollback_safe requires it
+        database, _, table = target.table.partition(".")
+        glue.restore_table_version(database, table, target.baseline_version)
+        restored.append(RestoredTable(target.table, target.baseline_version))
+    return tuple(restored)
+
+
+def stopped_by(safety: SafetySettings | None) -> str | None:
+    """The switches are read again here: a backoff wait may separate the gate from this step."""
+    if safety is not None and safety.kill_switch:
+        return "kill_switch"
+    if safety is not None and safety.mode == Mode.SHADOW:
+        return "shadow_mode"
+    return None
 
 
 def run(
@@ -45,70 +58,67 @@ def run(
     quarantine_uri: str,
     poll_seconds: float,
     safety: SafetySettings | None = None,
-) -> dict[str, Any]:
-    incident = load_incident(store, incident_id)
-    attempt = incident.current_attempt
-    if attempt is None or attempt.action is None:
-        raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
-    action = attempt.action
-
-    if attempt.executed is not None:  # a retried Execute: report what was already done
-        return {**dict(attempt.executed), "poll_seconds": int(poll_seconds)}
-
-    # The switches are read again here: a backoff wait may separate the gate from this step.
-    stopped_by = None
-    if safety is not None and safety.kill_switch:
-        stopped_by = "kill_switch"
-    elif safety is not None and safety.mode == Mode.SHADOW:
-        stopped_by = "shadow_mode"
-    if stopped_by or action not in GLUE_ACTIONS:
-        data: dict[str, Any] = {"attempt": attempt.number, "action": action.value}
-        data.update({"job_run_id": None, "awaiting_run": False})
-        if stopped_by:
-            data["stopped_by"] = stopped_by
-        event = store.append(incident_id, EventType.EXECUTED, data)
-        return {**dict(event.data), "poll_seconds": int(poll_seconds)}
-
-    marker = f"{incident_id}#{attempt.number}"
-    already_started = attempt.started_marker is not None
-    if not already_started:
-        store.append(
-            incident_id,
-            EventType.ACTION_STARTED,
-            {"attempt": attempt.number, "action": action.value, "marker": marker},
+) -> ExecuteResult:
+    def result(executed: Executed) -> ExecuteResult:
+        return ExecuteResult(
+            attempt=executed.attempt,
+            action=executed.action.value,
+            job_run_id=executed.job_run_id,
+            awaiting_run=executed.awaiting_run,
+            poll_seconds=int(poll_seconds),
+            stopped_by=executed.stopped_by,
+            restored=tuple(f"{r.table}@{r.version}" for r in executed.restored),
+            quarantine_path=executed.quarantine_path,
         )
 
-    details: dict[str, Any] = {}
-    run_id = _find_marked_run(glue, incident.job_name, marker) if already_started else None
-    if run_id is None:
-        failed = glue.get_job_run(incident.job_name, incident.job_run_id)
-        arguments = {k: v for k, v in failed.arguments.items() if not k.startswith(_RESERVED_PREFIXES)}
-        arguments[ATTEMPT_ARGUMENT] = marker
-        arguments[ACTION_ARGUMENT] = action.value
-        if action is Action.ROLLBACK:
-            details = _rollback(incident, glue)
-        if action is Action.QUARANTINE:
-            root = quarantine_uri.rstrip("/")
-            if not root:
-                raise RemediationError("quarantine needs QUARANTINE_URI: where the job may put bad records")
-            arguments[QUARANTINE_ARGUMENT] = f"{root}/{incident.job_name}/{incident_id}/"
-            details = {"quarantine_path": arguments[QUARANTINE_ARGUMENT]}
-        run_id = glue.start_job_run(incident.job_name, arguments, failed.run_settings)
-    else:
-        details = {"reattached": True}
+    def execute_once() -> ExecuteResult:
+        state = load_state(store, incident_id)
+        attempt = state.current_attempt
+        if attempt is None or attempt.action is None:
+            raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
+        if attempt.executed is not None:  # a retried Execute: report what was already done
+            return result(attempt.executed)
+        stop = stopped_by(safety)
+        if stop or attempt.action not in GLUE_ACTIONS:
+            executed = Executed(attempt.number, attempt.action, stopped_by=stop)
+        else:
+            state, executed = _start(state, attempt, store, glue, quarantine_uri)
+        store.append(incident_id, executed, state.next_seq)
+        return result(executed)
 
-    event = store.append(
-        incident_id,
-        EventType.EXECUTED,
-        {
-            "attempt": attempt.number,
-            "action": action.value,
-            "job_run_id": run_id,
-            "awaiting_run": True,
-            **details,
-        },
-    )
-    return {**dict(event.data), "poll_seconds": int(poll_seconds)}
+    return retry_on_conflict(execute_once)
+
+
+def _start(
+    state: IncidentState, attempt: Attempt, store: EventStore, glue: GlueActions, quarantine_uri: str
+) -> tuple[IncidentState, Executed]:
+    assert attempt.action is not None
+    action = attempt.action
+    marker = f"{state.incident_id}#{attempt.number}"
+    already_started = attempt.started_marker is not None
+    if not already_started:
+        intent = ActionStarted(attempt.number, action, marker)
+        state = evolve(state, store.append(state.incident_id, intent, state.next_seq))
+
+    executed = Executed(attempt.number, action, awaiting_run=True)
+    run_id = _find_marked_run(glue, state.job_name, marker) if already_started else None
+    if run_id is not None:
+        return state, replace(executed, job_run_id=run_id, reattached=True)
+
+    failed = glue.get_job_run(state.job_name, state.job_run_id)
+    arguments = {k: v for k, v in failed.arguments.items() if not k.startswith(_RESERVED_PREFIXES)}
+    arguments[ATTEMPT_ARGUMENT] = marker
+    arguments[ACTION_ARGUMENT] = action.value
+    if action is Action.ROLLBACK:
+        executed = replace(executed, restored=_rollback(state, glue))
+    if action is Action.QUARANTINE:
+        root = quarantine_uri.rstrip("/")
+        if not root:
+            raise RemediationError("quarantine needs QUARANTINE_URI: where the job may put bad records")
+        arguments[QUARANTINE_ARGUMENT] = f"{root}/{state.job_name}/{state.incident_id}/"
+        executed = replace(executed, quarantine_path=arguments[QUARANTINE_ARGUMENT])
+    run_id = glue.start_job_run(state.job_name, arguments, failed.run_settings)
+    return state, replace(executed, job_run_id=run_id)
 
 
 def _find_marked_run(glue: GlueActions, job_name: str, marker: str) -> str | None:

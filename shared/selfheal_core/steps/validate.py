@@ -2,73 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from selfheal_core.concurrency import retry_on_conflict
+from selfheal_core.contracts import ValidateResult
 from selfheal_core.domain.drift import detect_drift
-from selfheal_core.domain.incident import EventType, Incident
-from selfheal_core.errors import InvalidInputError, RemediationError
+from selfheal_core.domain.events import Validated
+from selfheal_core.domain.incident import IncidentState
+from selfheal_core.errors import InvalidInputError, ReadError
 from selfheal_core.ports import EventStore, GlueActions
-from selfheal_core.steps.common import load_incident, rollback_targets
+from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
 IN_PROGRESS = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 
 
-def _drift_still_breaking(incident: Incident, glue: GlueActions) -> bool:
+def _drift_still_breaking(state: IncidentState, glue: GlueActions) -> bool:
     """After a rollback, the restored tables must no longer differ from their baselines in a breaking way."""
-    for report in rollback_targets(incident):
-        database, _, table = str(report["table"]).partition(".")
+    for report in state.rollback_targets:
+        database, _, table = report.table.partition(".")
         try:
             versions = glue.table_versions(database, table)
-        except RemediationError:
+        except ReadError:
             return True
-        baseline = next((v for v in versions if v.version_id == str(report.get("baseline_version"))), None)
+        baseline = next((v for v in versions if v.version_id == report.baseline_version), None)
         current = max(
             versions, key=lambda v: int(v.version_id) if v.version_id.isdigit() else -1, default=None
         )
         if baseline is None or current is None:
             continue
-        if detect_drift(report["table"], [baseline, current]).breaking:
+        if detect_drift(report.table, [baseline, current]).breaking:
             return True
     return False
 
 
 def run(
     incident_id: str, store: EventStore, glue: GlueActions, max_attempts: int, max_polls: int
-) -> dict[str, Any]:
-    incident = load_incident(store, incident_id)
-    attempt = incident.current_attempt
-    if attempt is None or attempt.job_run_id is None:
-        raise InvalidInputError(f"incident {incident_id} has no run to validate")
-    polls = attempt.polls
-    run = glue.get_job_run(incident.job_name, attempt.job_run_id)
-    base = {"attempt": attempt.number, "job_run_id": run.run_id, "run_state": run.state}
+) -> ValidateResult:
+    def validate_once() -> ValidateResult:
+        state = load_state(store, incident_id)
+        attempt = state.current_attempt
+        if attempt is None or attempt.job_run_id is None:
+            raise InvalidInputError(f"incident {incident_id} has no run to validate")
+        run = glue.get_job_run(state.job_name, attempt.job_run_id)
+        if run.state in IN_PROGRESS and attempt.polls + 1 < max_polls:
+            store.append(
+                incident_id, Validated(attempt.number, run.run_id, run.state, final=False), state.next_seq
+            )
+            return ValidateResult(status="RUNNING", fixed=False, attempts_left=True)
 
-    if run.state in IN_PROGRESS and polls + 1 < max_polls:
-        store.append(incident_id, EventType.VALIDATED, {**base, "final": False})
-        return {"status": "RUNNING", "fixed": False, "attempts_left": True}
+        fixed = run.state == "SUCCEEDED"
+        reason = None if fixed else f"run ended {run.state}"
+        if run.state in IN_PROGRESS:
+            reason = f"run still {run.state} after {attempt.polls + 1} polls"
+        if fixed and attempt.action is Action.ROLLBACK and _drift_still_breaking(state, glue):
+            fixed, reason = False, "the run succeeded but the catalog still differs from the baseline"
+        elapsed = 0.0
+        if run.started_on and run.completed_on:
+            elapsed = (run.completed_on - run.started_on).total_seconds()
+        verdict = Validated(
+            attempt.number,
+            run.run_id,
+            run.state,
+            final=True,
+            fixed=fixed,
+            reason=reason,
+            error_message=run.error_message,
+            elapsed_seconds=elapsed,
+        )
+        store.append(incident_id, verdict, state.next_seq)
+        # A run still going when polling gives up must never overlap a new one: escalate instead.
+        attempts_left = attempt.number < max_attempts and run.state not in IN_PROGRESS
+        return ValidateResult(
+            status="SUCCEEDED" if fixed else "FAILED", fixed=fixed, attempts_left=attempts_left
+        )
 
-    fixed = run.state == "SUCCEEDED"
-    reason = None if fixed else f"run ended {run.state}"
-    if run.state in IN_PROGRESS:
-        reason = f"run still {run.state} after {polls + 1} polls"
-    if fixed and attempt.action is Action.ROLLBACK and _drift_still_breaking(incident, glue):
-        fixed, reason = False, "the run succeeded but the catalog still differs from the baseline"
-    elapsed = 0.0
-    if run.started_on and run.completed_on:
-        elapsed = (run.completed_on - run.started_on).total_seconds()
-    # A run still going when polling gives up must never overlap a new one: escalate instead.
-    attempts_left = attempt.number < max_attempts and run.state not in IN_PROGRESS
-    store.append(
-        incident_id,
-        EventType.VALIDATED,
-        {
-            **base,
-            "final": True,
-            "fixed": fixed,
-            "reason": reason,
-            "error_message": run.error_message,
-            "elapsed_seconds": elapsed,
-        },
-    )
-    return {"status": "SUCCEEDED" if fixed else "FAILED", "fixed": fixed, "attempts_left": attempts_left}
+    return retry_on_conflict(validate_once)

@@ -1,7 +1,9 @@
 """``selfheal classify``: classify error logs given as JSON lines, or measure the classifier.
 
 Input: one JSON object per line with a ``message`` field (and, with ``--report``, the true
-``category``). Output: one JSON line per input, or (``--report``) the figures.
+``category``), or with ``--text`` one plain-text log. Output: one JSON line per input
+(category, confidence, signature, evidence, checks, source), or (``--report``) the figures; the
+measuring lives in selfheal/classifier_report.py.
 """
 
 from __future__ import annotations
@@ -12,18 +14,42 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from selfheal_core.diagnosis.classifier import Classifier, SignatureError, load_signatures
-from selfheal_core.diagnosis.metrics import evaluate, format_report
+from selfheal_core.classification.classifier import Classifier, SignatureError, load_signatures
 from selfheal_core.vocabulary import Category
 
+from selfheal.commands import help_options
+from selfheal.errors import UsageError
+
 _CATEGORY_VALUES = frozenset(c.value for c in Category)
+
+
+CLASSIFY_EXAMPLES = """\
+examples:
+  echo '{"message": "Rate exceeded (Service: AWSGlue)"}' | selfheal classify
+  # one JSON line out per line in
+  selfheal classify errors.jsonl > categories.jsonl
+  # precision, recall, F1, unsafe rate, confusion matrix
+  selfheal classify --report tests/corpus/glue_errors.jsonl
+  # the same with extra operator signatures, as one JSON object
+  selfheal classify --report --json --signatures extra.json corpus.jsonl
+"""
+
+
+DESCRIPTION = """\
+Classify Glue error logs given as JSON lines (one object with a 'message' field per line) into the ten
+failure categories, printing each category with its confidence, evidence lines and deciding signature;
+or, with --report and inputs that carry the true 'category', measure the classifier.
+"""
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "classify",
         help="classify Glue error logs (JSON lines with a 'message' field)",
-        description="Classify Glue error logs given as JSON lines, or measure the classifier with --report.",
+        **help_options(
+            DESCRIPTION,
+            CLASSIFY_EXAMPLES,
+        ),
     )
     parser.add_argument("file", nargs="?", default="-", help="JSON-lines file; '-' or nothing for stdin")
     parser.add_argument("--signatures", metavar="EXTRA.json", help="extra signatures (extend or override)")
@@ -33,11 +59,24 @@ def register(subparsers: Any) -> None:
         help="inputs carry the true 'category': print precision/recall/F1, unsafe rate, confusion",
     )
     parser.add_argument("--json", action="store_true", help="with --report: print one JSON object")
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="the whole file (or stdin) is one plain-text log, not JSON lines",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        default=None,
+        help="with --report: grouped K-fold cross-validation, the model refitted on the training folds "
+        "(default 5 when the lines carry 'group', else 0: score the file as-is with the shipped model)",
+    )
+    parser.add_argument("--seed", type=int, default=8, help="with --report: folds and bootstrap seed")
     parser.set_defaults(run=run)
 
 
 def _usage_error(message: str) -> Exception:
-    from selfheal.cli import UsageError  # lazy: selfheal.cli imports this module
 
     return UsageError(message)
 
@@ -82,20 +121,23 @@ def run(args: argparse.Namespace) -> int:
     classifier = Classifier(signatures)
     stream = _open(args.file)
     try:
-        if not args.report:
+        if args.report:
+            text = stream.read()
+        elif args.text:
+            print(json.dumps(classifier.classify(stream.read()).to_dict(), ensure_ascii=False))
+            return 0
+        else:
             for message, _ in _records(stream, need_label=False):
                 print(json.dumps(classifier.classify(message).to_dict(), ensure_ascii=False))
             return 0
-        pairs = [
-            (label, classifier.classify(message).category)
-            for message, label in _records(stream, need_label=True)
-            if label is not None
-        ]
     finally:
         if stream is not sys.stdin:
             stream.close()
-    if not pairs:
-        raise _usage_error("no input lines to measure")
-    report = evaluate(pairs)
-    print(json.dumps(report.to_dict()) if args.json else format_report(report))
+    from selfheal import classifier_report  # lazy: numpy and the training code only for --report
+
+    try:
+        report = classifier_report.measure(text, classifier, args.cv, args.seed, name=args.file)
+    except ValueError as error:
+        raise _usage_error(str(error)) from None
+    print(json.dumps(report.to_dict()) if args.json else report.render())
     return 0

@@ -9,11 +9,36 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
+from selfheal.commands import help_options
+
+DEMO_EXAMPLES = """\
+examples:
+  selfheal demo                  # every sample, then a summary table
+  selfheal demo --mode shadow    # propose and record, execute nothing
+  selfheal demo --kill-switch    # every incident escalated, nothing automated
+  SELFHEAL_HOME=/tmp/sh selfheal demo
+"""
+
+
+DESCRIPTION = """\
+Replay every sample event in events/glue/ (one per failure category) through the real state machine and
+Lambda handlers on the local engine (no AWS, no Docker), redeliver one of them to show duplicate
+detection, and print what each incident went through and a summary table. The incident log and audit
+files are left in $SELFHEAL_HOME/demo (emptied first).
+"""
+
 
 def register(subparsers: Any) -> None:
     from selfheal.commands.replay import add_engine_options
 
-    parser = subparsers.add_parser("demo", help="replay every sample event locally and show what happened")
+    parser = subparsers.add_parser(
+        "demo",
+        help="replay every sample event locally and show what happened",
+        **help_options(
+            DESCRIPTION,
+            DEMO_EXAMPLES,
+        ),
+    )
     add_engine_options(parser)
     parser.set_defaults(run=run)
 
@@ -22,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore
 
     from selfheal.commands.replay import engine_options
+    from selfheal.home import selfheal_home
     from selfheal.local.engine import LocalEngine
     from selfheal.local.render import print_incident, summary_table
-    from selfheal.local.replay import PROJECT_EVENTS, load_event, replay, selfheal_home
+    from selfheal.local.replay import PROJECT_EVENTS, load_event, replay
 
     console = Console()
     home = selfheal_home() / "demo"
@@ -51,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             console.print()
     finally:
         store.close()
-    console.print(summary_table(rows))
+    console.print(summary_table(rows, width=console.width))
     resolved = sum(1 for r in rows if r["outcome"] == "resolved")
     console.print(
         f"{resolved} of {len(samples)} incidents resolved automatically; every step is in "

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from selfheal.commands import help_options
+from selfheal.errors import UsageError
+from selfheal.home import selfheal_home
+
 ENGINES = ("inprocess", "stepfunctions")
-
-
-def selfheal_home() -> Path:
-    return Path(os.environ.get("SELFHEAL_HOME", ".selfheal"))
+DIAGNOSES = ("classifier", "perfect")
 
 
 def positive_int(text: str) -> int:
@@ -28,14 +28,42 @@ def positive_int(text: str) -> int:
 
 
 def add_stream_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", required=True, help="scenario file (or the name of a shipped one)")
+    parser.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario file, or the name of a shipped one (default, job_specific, changing_remedy, traps)",
+    )
     parser.add_argument("--incidents", type=positive_int, help="length of the stream (default: the file's)")
     parser.add_argument("--seed", type=int, help="seed (default: the file's)")
 
 
+EVALUATE_EXAMPLES = """\
+examples:
+  # tables, and $SELFHEAL_HOME/reports/default/index.html
+  selfheal evaluate --scenario default
+  selfheal evaluate --scenario traps --incidents 500 --seed 3
+  # exactly the spec's JSON object on stdout
+  selfheal evaluate --scenario my_jobs.json --json
+  # rules and learned through the real state machine (slower)
+  selfheal evaluate --scenario default --engine stepfunctions --incidents 50
+"""
+
+
+DESCRIPTION = """\
+Replay one stream of simulated Glue failures against every policy (manual, Glue retries, backed-off
+retries, the rulebook, the learned policy, the oracle) on the same incidents, and print their automated
+resolution, safety and time-to-resolve figures, with charts and an HTML report.
+"""
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="compare remediation policies on a simulated failure stream"
+        "evaluate",
+        help="compare remediation policies on a simulated failure stream",
+        **help_options(
+            DESCRIPTION,
+            EVALUATE_EXAMPLES,
+        ),
     )
     add_stream_options(parser)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object (the spec's)")
@@ -43,18 +71,35 @@ def register(subparsers: Any) -> None:
         "--out", type=Path, help="report directory (default: $SELFHEAL_HOME/reports/<scenario>)"
     )
     parser.add_argument("--engine", choices=ENGINES, default="inprocess", help="how incidents are run")
+    parser.add_argument(
+        "--diagnosis",
+        choices=DIAGNOSES,
+        default="classifier",
+        help="'perfect' replaces the classifier by each incident's true category, to price misdiagnosis",
+    )
     parser.set_defaults(run=run)
 
 
 def load(args: argparse.Namespace) -> Any:
-    """The validated scenario, or a one-line UsageError."""
-    from selfheal.cli import UsageError
+    """The validated scenario, or a one-line UsageError (naming the shipped scenarios if none matched)."""
     from selfheal.simulator.scenario import ScenarioError, load_scenario, resolve_scenario_path
 
+    path = resolve_scenario_path(args.scenario)
+    if not path.exists():
+        raise UsageError(
+            f"no scenario {args.scenario!r}: not a file, and the shipped scenarios are "
+            f"{', '.join(shipped_scenario_names())}"
+        )
     try:
-        return load_scenario(resolve_scenario_path(args.scenario))
+        return load_scenario(path)
     except ScenarioError as error:
         raise UsageError(str(error)) from None
+
+
+def shipped_scenario_names() -> list[str]:
+    from selfheal.simulator.scenario import shipped_scenarios_dir
+
+    return sorted(path.stem for path in shipped_scenarios_dir().glob("*.json"))
 
 
 def make_engine(name: str, scenario: Any, seed: int = 0) -> Any:
@@ -126,59 +171,29 @@ def _evaluate(args: argparse.Namespace, scenario: Any, engine: Any, err: Any, ev
             engine=engine,
             with_gated_oracle=not args.json,
             progress=report,
+            perfect_diagnosis=args.diagnosis == "perfect",
         )
     return evaluation
 
 
 def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out: Any) -> int:
-    from rich.table import Table
+    from selfheal.simulator.presentation import metric_tables
+    from selfheal.simulator.report import write_report
 
-    from selfheal.simulator.evaluation import SPEC_KEYS
-
-    table = Table(title=f"{scenario.name}: {evaluation.incidents} incidents, seed {evaluation.seed}")
-    for column in (
-        "policy",
-        "auto %",
-        "non-esc %",
-        "MTTR min",
-        "p50",
-        "p90",
-        "MTTR auto",
-        "harmful",
-        "blocked",
-        "wasted",
-        "human h",
-        "actions/inc",
-    ):
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    names = [*SPEC_KEYS, "oracle_gated", "oracle_gated_final"]
-    for key in names:
-        m = evaluation.metrics(key.removesuffix("_final"), final=key.endswith("_final"))
-        auto = m["mttr_auto_minutes"]
-        table.add_row(
-            key,
-            f"{m['automated_resolution'] * 100:.2f}",
-            f"{m['non_escalation'] * 100:.2f}",
-            f"{m['mttr_minutes']:.1f}",
-            f"{m['p50_minutes']:.1f}",
-            f"{m['p90_minutes']:.1f}",
-            "-" if auto is None else f"{auto:.1f}",
-            str(m["harmful_actions"]),
-            str(m["blocked_by_safety"]),
-            str(m["wasted_runs"]),
-            f"{m['human_hours']:.0f}",
-            f"{m['actions_per_incident']:.2f}",
-        )
-    out.print(table)
+    for table in metric_tables(evaluation, out.width):
+        out.print(table)
+    out.print(
+        "*_final: the last 20% of the stream. oracle_gated: the oracle restricted to what the safety "
+        "gate allows.",
+        highlight=False,
+    )
     forbidden, total = evaluation.gate_forbidden("oracle")
     oracle, gated = evaluation.metrics("oracle"), evaluation.metrics("oracle_gated")
     out.print(
         f"The oracle's fix was one the safety gate forbids in {forbidden} of {total} incidents; "
-        f"restricted to the gate it resolves {gated['automated_resolution'] * 100:.2f}% automatically "
-        f"instead of {oracle['automated_resolution'] * 100:.2f}%."
+        f"restricted to the gate it resolves {gated['automated_resolution'] * 100:.1f}% automatically "
+        f"instead of {oracle['automated_resolution'] * 100:.1f}%."
     )
-    from selfheal.simulator.report import write_report
-
     directory = args.out or selfheal_home() / "reports" / scenario.name
     index = write_report(evaluation, Path(directory))
     out.print(f"Report: {index}")

@@ -6,11 +6,37 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from selfheal.commands.evaluate import add_stream_options, load, selfheal_home
+from selfheal.commands import help_options
+from selfheal.commands.evaluate import add_stream_options, load
+from selfheal.home import selfheal_home
+
+TRAIN_EXAMPLES = """\
+examples:
+  selfheal train --scenario job_specific && selfheal qtable
+  selfheal train --scenario default --incidents 5000 --out /tmp/q.json
+  # also load it where the local replay's Propose reads it
+  selfheal train --scenario default --install
+  # also load it into a deployed stack's Q-table (stack output QTableName)
+  selfheal train --scenario default --dynamodb-table selfheal-QTable-ABC123
+"""
+
+
+DESCRIPTION = """\
+Train the learned policy (tabular Q-learning behind the safety gate) on a simulated failure stream and
+save its Q-table as JSON; optionally load it into the local store or a deployed stack's DynamoDB Q-table
+so that Propose starts from it.
+"""
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("train", help="train the Q-learning policy on a simulated stream")
+    parser = subparsers.add_parser(
+        "train",
+        help="train the Q-learning policy on a simulated stream",
+        **help_options(
+            DESCRIPTION,
+            TRAIN_EXAMPLES,
+        ),
+    )
     add_stream_options(parser)
     parser.add_argument("--out", type=Path, help="Q-table JSON (default: $SELFHEAL_HOME/qtable.json)")
     target = parser.add_mutually_exclusive_group()

@@ -21,15 +21,17 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import moto  # noqa: F401  (imported before any boto3 client is made, so every client is mocked)
+from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.job_contract import ATTEMPT_ARGUMENT
-from selfheal_core.steps.diagnose import trigger_from_event
 
+from selfheal import _bundled
 from selfheal.errors import UsageError
 from selfheal.local import patches
 from selfheal.local.world import RunOutcomeDecider, World
@@ -37,8 +39,7 @@ from selfheal.local.world import RunOutcomeDecider, World
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "selfheal-local"
-PROJECT_ROOT = Path(os.environ.get("SELFHEAL_PROJECT_ROOT", Path(__file__).resolve().parents[3]))
-ASL_PATH = PROJECT_ROOT / "statemachine" / "incident.asl.json"
+ASL_PATH = _bundled.STATE_MACHINE
 FUNCTIONS: dict[str, str] = {
     "Diagnose": "diagnose",
     "Propose": "propose",
@@ -59,7 +60,7 @@ def function_name(logical: str) -> str:
 def load_handler(directory: str) -> Callable[..., Any]:
     """Import ``functions/<directory>/app.py`` once, under a unique module name."""
     if directory not in _modules:
-        path = PROJECT_ROOT / "functions" / directory / "app.py"
+        path = _bundled.handler_file(directory)
         spec = importlib.util.spec_from_file_location(f"selfheal_functions.{directory}.app", path)
         if spec is None or spec.loader is None:
             raise UsageError(f"cannot load handler {path}")
@@ -107,6 +108,10 @@ class EngineOptions:
     # Decides whether each run Execute starts succeeds, from (job name, run arguments); when given, it
     # replaces the world's seeded dice (``RunOutcomeDecider``), e.g. with a simulator's common random numbers.
     decider: Callable[[str, Mapping[str, str]], bool] | None = None
+    # The local on-call's answer to a decision request (default: they fixed it by hand).
+    answer: Callable[[], Mapping[str, Any]] | None = None
+    # Extra environment for the functions (a simulator sets the scenario's timings and human cost).
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +166,8 @@ class LocalEngine:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)
+            # boto3-stubs types a client by its literal service name; this cache takes any name.
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
         return self._clients[service]
 
     # -- provisioning ----------------------------------------------------------------------------
@@ -188,6 +194,8 @@ class LocalEngine:
             "POWERTOOLS_LOG_LEVEL": os.environ.get("SELFHEAL_LOG_LEVEL", "CRITICAL"),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "SETTINGS_MAX_AGE_SECONDS": "0",
+            **self.options.environment,
         }
 
     def _provision(self) -> None:
@@ -321,6 +329,11 @@ class LocalEngine:
         if ATTEMPT_ARGUMENT not in arguments:
             return
         decide = self.options.decider or self.decider.succeeds
+        runtime = self.options.world.job(job_name).runtime_minutes
+        if runtime:
+            # The run "took" its runtime and ended now (a completion in the future would move the job's
+            # last success past the catalog's newest version and hide drift from the next incident).
+            run.started_on = run.completed_on - timedelta(minutes=runtime)
         if not decide(job_name, arguments):
             run.status = "FAILED"
             run.error_message = self._failed_logs.get(job_name, "the job failed again").splitlines()[0]
@@ -350,7 +363,7 @@ class LocalEngine:
     def start(self, event: Mapping[str, Any]) -> str:
         try:
             trigger = trigger_from_event(event)
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             trigger = None  # a malformed event still runs: Diagnose rejects it and Escalate records it
         if trigger is not None:
             self.seed_failed_run(trigger.job_name, trigger.job_run_id, "FAILED", trigger.message)
@@ -419,11 +432,15 @@ class LocalEngine:
             except json.JSONDecodeError:
                 continue
             token = request.get("task_token") if isinstance(request, dict) else None
+            answer = self.options.answer() if self.options.answer else DEFAULT_ANSWER
             if token:
                 self.client("stepfunctions").send_task_success(
                     taskToken=token,
-                    output=json.dumps({"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}),
+                    output=json.dumps(answer),
                 )
+
+
+DEFAULT_ANSWER = {"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}
 
 
 def _status(backend: Any, execution_arn: str) -> str:

@@ -75,7 +75,7 @@ def _patch_time() -> None:
         def sleep(self, seconds: float) -> None:
             state["waits"].append(("retry", float(seconds)))
 
-    retrier_decl.time = _FastTime()  # type: ignore[assignment]
+    retrier_decl.time = _FastTime()  # type: ignore[attr-defined,assignment]
 
     def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         state["waits"].append(("wait", float(wait_seconds)))

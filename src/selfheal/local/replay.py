@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.domain.decisions import final_action
 from selfheal_core.domain.incident import Outcome, fold, incident_id_for
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.runtime.validation import validate
-from selfheal_core.steps.diagnose import trigger_from_event
-from selfheal_core.steps.learn import final_action
 
+from selfheal import _bundled
 from selfheal.errors import UsageError
 from selfheal.local.engine import ExecutionResult, LocalEngine
 
-PROJECT_EVENTS = Path(__file__).resolve().parents[3] / "events"
-DEFAULT_WORLD = PROJECT_EVENTS / "local" / "world.json"
-
-
-def selfheal_home() -> Path:
-    return Path(os.environ.get("SELFHEAL_HOME", ".selfheal")).resolve()
+PROJECT_EVENTS = _bundled.EVENTS
+DEFAULT_WORLD = _bundled.WORLD
 
 
 def load_event(path: str | Path) -> dict[str, Any]:
@@ -64,7 +60,7 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
     finally:
         store.close()
     incident = fold(events) if events else None
-    diagnosis = (incident.diagnosis if incident else None) or {}
+    diagnosis = incident.diagnosis if incident else None
     duplicate = "Duplicate Ignored" in result.path
     if duplicate:
         outcome = "duplicate"
@@ -84,9 +80,9 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
             "incident_id": incident_id,
             "job_name": job_name,
             "job_run_id": job_run_id,
-            "category": diagnosis.get("category"),
-            "confidence": diagnosis.get("confidence"),
-            "drift": bool(diagnosis.get("drifted", False)),
+            "category": diagnosis.category.value if diagnosis else None,
+            "confidence": round(diagnosis.confidence, 4) if diagnosis else None,
+            "drift": diagnosis.drifted if diagnosis else False,
             "proposed_action": attempts[0].proposed.value if attempts and attempts[0].proposed else None,
             "final_action": final_action(incident).value if incident and not duplicate else None,
             "safety_rules": rules,

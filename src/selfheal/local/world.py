@@ -25,6 +25,8 @@ class JobFixture:
     fix: Mapping[str, float] = field(default_factory=dict)
     # "db.table" -> list of column lists, oldest first; the last one is current
     tables: Mapping[str, list[list[dict[str, str]]]] = field(default_factory=dict)
+    # How long a run of the job takes (its CompletedOn - StartedOn, as Validate measures it).
+    runtime_minutes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class World:
                 default_arguments=spec.get("default_arguments", {}),
                 fix=spec.get("fix", {}),
                 tables=spec.get("tables", {}),
+                runtime_minutes=float(spec.get("runtime_minutes", 0.0)),
             )
             for name, spec in data.get("jobs", {}).items()
         }

@@ -4,15 +4,23 @@ a Step Functions engine (the deployed state machine run locally) implements the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from selfheal_core.adapters.memory import MemoryEventStore
+from selfheal_core.contracts import HumanAnswer
 from selfheal_core.domain.context import DecisionContext
+from selfheal_core.domain.events import Diagnosed, DomainEvent, Executed, Opened, Validated
+from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.qlearning import ACTION_INDEX
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
-from selfheal_core.vocabulary import ACTIONS, Action
+from selfheal_core.steps import escalate as escalate_step
+from selfheal_core.steps import learn, propose, safety_gate
+from selfheal_core.steps.common import load_state
+from selfheal_core.vocabulary import ACTIONS, GLUE_ACTIONS, Action
 
-from selfheal.simulator.policies import Policy, Step, StepRecord, attempt_minutes
+from selfheal.simulator.policies import DeployedPolicy, Policy, Step, StepRecord, attempt_minutes
 from selfheal.simulator.scenario import Scenario
 from selfheal.simulator.world import Incident
 
@@ -140,16 +148,57 @@ class IncidentTally:
         )
 
 
+class NullNotifier:
+    """The simulated on-call reads the incident log, not the message."""
+
+    def publish(self, subject: str, message: Mapping[str, Any]) -> str:
+        return ""
+
+
+def run_id_for(incident: Incident) -> str:
+    """The failed run's id: the same on both engines, so the incident id, and with it the exploration
+    draws of the Propose step, are the same too."""
+    return f"jr_selfheal_sim_{incident.index:06d}"
+
+
+def oncall_answer(harmed: bool) -> HumanAnswer:
+    """The simulated on-call's answer: they fixed it, and say so when an automated action damaged data."""
+    return HumanAnswer("fixed", by="local-oncall", notes="fixed by hand", harmful=harmed)
+
+
+@dataclass(frozen=True)
+class DeployedSettings:
+    """What the deployed Lambdas would be configured with to run this scenario (both engines use it)."""
+
+    safety: SafetySettings
+    backoff_seconds: float
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> DeployedSettings:
+        return cls(SafetySettings(max_attempts=scenario.max_attempts), scenario.backoff_minutes * 60.0)
+
+
 class InProcessEngine:
-    """Runs the scenario's semantics directly, with the deployed gate and diagnosis code."""
+    """Runs the scenario's semantics directly, with the deployed gate and diagnosis code. Policies the
+    deployed system runs (``rules``, ``learned``) go through the deployed steps, as the state machine
+    would call them; only Glue is simulated."""
 
     name = "inprocess"
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.gate = SafetyGate(SafetySettings(max_attempts=scenario.max_attempts))
+        self.deployed = DeployedSettings.for_scenario(scenario)
+        self.anomalies: list[str] = []
 
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
+        if isinstance(policy, DeployedPolicy):
+            state = self.run_deployed(incident, policy)
+            return account(self.scenario, incident, policy, state, self.anomalies.append)
+        return self.run_policy(incident, policy)
+
+    def run_policy(self, incident: Incident, policy: Policy) -> IncidentResult:
+        """A baseline or the oracle: the policy chooses each attempt; the engine applies the gate."""
         scenario, gate = self.scenario, self.gate
         budget = policy.attempt_budget(scenario)
         tally = IncidentTally(scenario, incident)
@@ -178,6 +227,126 @@ class InProcessEngine:
                 break
             previous.append(action)
             attempt += 1
-
-        policy.observe(incident, tally.records)
         return tally.result()
+
+    def run_deployed(self, incident: Incident, policy: DeployedPolicy) -> IncidentState:
+        """One incident through the state machine's path (Diagnose → Propose → SafetyGate → Execute →
+        Validate → ... → Escalate → Learn), with the deployed step code and the scenario's Glue."""
+        store, settings = policy.store, self.deployed
+        job, run_id = incident.job, run_id_for(incident)
+        incident_id = incident_id_for(job.name, run_id)
+        store.open(incident_id, Opened(job.name, run_id, "inprocess", {}))
+        state = _append(store, incident_id, Diagnosed(incident.diagnosis))
+        tally = IncidentTally(self.scenario, incident)
+        harmed = False
+        escalate = False
+        while True:
+            propose.run(
+                incident_id,
+                store,
+                policy.qtable,
+                policy.settings,
+                settings.safety,
+                explore=policy.explore,
+                exploration_seed=policy.exploration_seed,
+                policy_name=policy.policy_name,
+            )
+            gate = safety_gate.run(incident_id, store, settings.safety, settings.backoff_seconds)
+            action = Action(gate.action)
+            state = load_state(store, incident_id)
+            number = len(state.attempts)
+            if action is Action.ESCALATE:
+                escalate = True
+                break
+            if action not in GLUE_ACTIONS:  # log_and_wait: nothing runs, the owner is told
+                _append(store, incident_id, Executed(number, action))
+                break
+            harmed = harmed or action in incident.mode.harm
+            attempt_run = f"{run_id}-{number}"
+            _append(store, incident_id, Executed(number, action, attempt_run, awaiting_run=True))
+            fixed = tally.run_succeeds(number, action)
+            verdict = Validated(
+                number,
+                attempt_run,
+                "SUCCEEDED" if fixed else "FAILED",
+                final=True,
+                fixed=fixed,
+                reason=None if fixed else "run ended FAILED",
+                elapsed_seconds=incident.job.runtime_minutes * 60.0,
+            )
+            state = _append(store, incident_id, verdict)
+            if fixed:
+                break
+            if number >= settings.safety.max_attempts:
+                escalate = True
+                break
+        answer = None
+        workflow = {"incident_id": incident_id}
+        escalated = escalate or action is Action.LOG_AND_WAIT
+        if escalated:
+            result = escalate_step.run(workflow, None, store, NullNotifier(), True, 3600, "us-east-1")
+            answer = oncall_answer(harmed) if result.await_human else None
+        learn.run(
+            incident_id,
+            answer,
+            store,
+            policy.qtable,
+            policy.settings,
+            settings.safety,
+            policy.learning,
+            policy.terms,
+        )
+        return load_state(store, incident_id)
+
+
+def _append(store: MemoryEventStore, incident_id: str, event: DomainEvent) -> IncidentState:
+    state = load_state(store, incident_id)
+    return evolve(state, store.append(incident_id, event, state.next_seq))
+
+
+def account(
+    scenario: Scenario,
+    incident: Incident,
+    policy: Policy,
+    recorded: IncidentState,
+    anomaly: Callable[[str], None],
+) -> IncidentResult:
+    """The incident's result from what the deployed steps recorded, with the scenario's formulas: the
+    same accounting whichever engine ran the steps."""
+    tally = IncidentTally(scenario, incident)
+    previous: list[Action] = []
+    number = 0
+    for number, attempt in enumerate(recorded.attempts, start=1):
+        if attempt.proposed is None or attempt.action is None:
+            anomaly(f"incident {incident.index}: attempt {number} was never gated")
+            break
+        ctx = incident.diagnosis.context(number, previous)
+        record = tally.step(
+            number,
+            ctx,
+            attempt.allowed,
+            attempt.proposed,
+            attempt.action,
+            policy.wait_minutes(attempt.action, number, scenario),
+            vetoed=attempt.vetoed,
+        )
+        ran = attempt.action in GLUE_ACTIONS and not record.harmful
+        if ran and attempt.fixed is not None and attempt.fixed != record.resolved:
+            anomaly(
+                f"incident {incident.index}: attempt {number} ({attempt.action.value}): the state machine"
+                f" saw fixed={attempt.fixed}, the scenario says {record.resolved}"
+            )
+        if tally.over:
+            # A harmful action ends the incident here (a human repairs the damage), even though the
+            # state machine, which only saw the run fail, may have gone on to another attempt.
+            return tally.result()
+        previous.append(attempt.action)
+    if number < scenario.max_attempts:
+        anomaly(
+            f"incident {incident.index}: escalated after {number} attempt(s), before the budget of "
+            f"{scenario.max_attempts} ({recorded.escalation_reason or 'no reason recorded'})"
+        )
+    # The attempt budget is spent: the state machine escalates.
+    ctx = incident.diagnosis.context(number + 1, previous)
+    tally.step(number + 1, ctx, (Action.ESCALATE,), Action.ESCALATE, Action.ESCALATE, 0.0, forced=True)
+    return tally.result()

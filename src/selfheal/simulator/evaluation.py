@@ -75,11 +75,12 @@ def evaluate(
     policies: list[Policy] | None = None,
     with_gated_oracle: bool = False,
     progress: Progress | None = None,
+    perfect_diagnosis: bool = False,
 ) -> Evaluation:
     n = scenario.incidents if incidents is None else incidents
     s = scenario.seed if seed is None else seed
     classifier = CachedClassifier(classify or default_classifier())
-    stream = generate_incidents(scenario, n, s, classifier)
+    stream = generate_incidents(scenario, n, s, classifier, perfect_diagnosis=perfect_diagnosis)
     engine = engine or InProcessEngine(scenario)
     chosen = (
         policies if policies is not None else make_policies(scenario, s, with_gated_oracle=with_gated_oracle)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from selfheal.simulator.engine import IncidentResult
 
@@ -52,10 +53,10 @@ def summarize(results: Sequence[IncidentResult]) -> dict[str, Any]:
     }
 
 
-def rolling_automated(results: Sequence[IncidentResult], window: int) -> np.ndarray:
+def rolling_automated(results: Sequence[IncidentResult], window: int) -> npt.NDArray[np.float64]:
     """Automated-resolution rate over a trailing window, for learning curves."""
     values = np.array([1.0 if r.automated else 0.0 for r in results])
     window = max(1, min(window, len(values)))
     kernel = np.ones(window) / window
-    smoothed: np.ndarray = np.convolve(values, kernel, mode="valid")
+    smoothed: npt.NDArray[np.float64] = np.convolve(values, kernel, mode="valid")
     return smoothed

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
+from selfheal_core.domain import decisions
 from selfheal_core.domain.context import DecisionContext
-from selfheal_core.domain.qlearning import LearnerSettings, QLearningPolicy, QTable, Transition
-from selfheal_core.domain.reward import RewardWeights, StepOutcome, step_reward
-from selfheal_core.domain.rules import rule_action
+from selfheal_core.domain.decisions import LearningTerms
+from selfheal_core.domain.qlearning import LearnerSettings, QTable
+from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.vocabulary import ACTIONS, Action
 
 from selfheal.simulator.scenario import JobSpec, ModeSpec, Scenario
@@ -77,9 +78,6 @@ class Policy:
     def choose(self, step: Step) -> Action:
         raise NotImplementedError
 
-    def observe(self, incident: Incident, records: list[StepRecord]) -> None:
-        """Called once the incident is over; only a learning policy uses it."""
-
 
 class ManualPolicy(Policy):
     name = "manual"
@@ -123,17 +121,55 @@ class BackoffRetriesPolicy(Policy):
         return Action.BACKOFF_RETRY if step.attempt <= self.retries else Action.ESCALATE
 
 
-class RulesPolicy(Policy):
-    """The rulebook (``selfheal_core.domain.rules.rule_action``) behind the gate."""
+class DeployedPolicy(Policy):
+    """A policy the deployed system runs. Engines drive it through the deployed steps themselves
+    (``selfheal_core.steps``: Propose, SafetyGate, Learn), on its own incident log and Q-table, so the
+    simulator decides and learns exactly as the Lambdas do; there is no second learner here."""
 
-    name = "rules"
+    policy_name: str = decisions.LEARNED
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        seed: int = 0,
+        *,
+        learning: bool,
+        explore: bool,
+        qtable: MemoryQTableStore | None = None,
+        settings: LearnerSettings | None = None,
+    ) -> None:
+        human = scenario.human.mean_hours if scenario is not None else RewardWeights.human_hours
+        decision_minutes = scenario.decision_seconds / 60.0 if scenario is not None else 5.0 / 60.0
+        self.settings = settings or LearnerSettings(initial_value=-human)
+        self.terms = LearningTerms(RewardWeights(human_hours=human), decision_minutes)
+        self.qtable = qtable if qtable is not None else MemoryQTableStore()
+        self.store = MemoryEventStore()
+        self.learning = learning
+        self.explore = explore
+        self.exploration_seed = str(seed)
+
+    @property
+    def table(self) -> QTable:
+        """The Q-table as it stands (a copy)."""
+        return QTable(self.qtable.all_rows())
 
     def choose(self, step: Step) -> Action:
-        return rule_action(step.ctx)
+        raise TypeError(f"{self.name} runs through the deployed steps, not choose()")
 
 
-class LearnedPolicy(Policy):
-    """The project's Q-learner behind the gate: explores only within the mask, learns after each incident."""
+class RulesPolicy(DeployedPolicy):
+    """The rulebook (``selfheal_core.domain.rules.rule_action``) behind the gate, as ``POLICY=rules``."""
+
+    name = "rules"
+    policy_name = decisions.RULES
+
+    def __init__(self, scenario: Scenario | None = None, seed: int = 0) -> None:
+        super().__init__(scenario, seed, learning=False, explore=False)
+
+
+class LearnedPolicy(DeployedPolicy):
+    """The project's Q-learner behind the gate: explores only within the mask, learns after each incident
+    through the Learn step's own code (``LEARNING_ENABLED=true``)."""
 
     name = "learned"
 
@@ -144,51 +180,10 @@ class LearnedPolicy(Policy):
         table: QTable | None = None,
         settings: LearnerSettings | None = None,
         explore: bool = True,
+        learning: bool = True,
     ) -> None:
-        human = scenario.human.mean_hours
-        self.weights = RewardWeights(human_hours=human)
-        self.settings = settings or LearnerSettings(initial_value=-human)
-        self.table = table if table is not None else QTable()
-        self.learner = QLearningPolicy(self.table, self.settings, np.random.default_rng([seed, 3]))
-        self.explore = explore
-
-    def choose(self, step: Step) -> Action:
-        return self.learner.select_action(step.ctx, step.allowed, explore=self.explore)
-
-    def transitions(self, records: list[StepRecord]) -> list[Transition]:
-        """One transition per decision. An escalation forced by the attempt budget is no decision: its
-        cost is folded into the last attempt, which then ends the episode."""
-        out: list[Transition] = []
-        for i, r in enumerate(records):
-            if r.forced:
-                if out:
-                    last = out[-1]
-                    forced = step_reward(StepOutcome(r.minutes, escalated=True), self.weights)
-                    out[-1] = Transition(last.state, last.action, last.reward + forced)
-                continue
-            outcome = StepOutcome(
-                elapsed_minutes=r.minutes,
-                resolved=r.resolved,
-                wasted_run=r.wasted_run,
-                vetoed=r.vetoed,
-                harmful=r.harmful,
-                escalated=r.human_factor > 0,
-                human_hours=self.weights.human_hours * r.human_factor if r.human_factor > 0 else None,
-            )
-            following = records[i + 1] if i + 1 < len(records) and not records[i + 1].forced else None
-            out.append(
-                Transition(
-                    state=r.ctx,
-                    action=r.proposed,
-                    reward=step_reward(outcome, self.weights),
-                    next_state=following.ctx if following else None,
-                    next_allowed=following.allowed if following else (),
-                )
-            )
-        return out
-
-    def observe(self, incident: Incident, records: list[StepRecord]) -> None:
-        self.learner.learn_episode(self.transitions(records))
+        qtable = MemoryQTableStore(table.rows) if table is not None else None
+        super().__init__(scenario, seed, learning=learning, explore=explore, qtable=qtable, settings=settings)
 
 
 def oracle_plan(
@@ -248,7 +243,7 @@ def make_policies(scenario: Scenario, seed: int, *, with_gated_oracle: bool = Fa
         ManualPolicy(),
         GlueRetriesPolicy(),
         BackoffRetriesPolicy(),
-        RulesPolicy(),
+        RulesPolicy(scenario, seed),
         LearnedPolicy(scenario, seed),
         OraclePolicy(scenario),
     ]
@@ -259,6 +254,7 @@ def make_policies(scenario: Scenario, seed: int, *, with_gated_oracle: bool = Fa
 
 __all__ = [
     "BackoffRetriesPolicy",
+    "DeployedPolicy",
     "GlueRetriesPolicy",
     "LearnedPolicy",
     "ManualPolicy",

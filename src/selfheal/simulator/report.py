@@ -1,18 +1,22 @@
-"""Charts (PNG, matplotlib's Agg backend) and an HTML page that links them."""
+"""Charts (PNG, matplotlib's Agg backend) and an HTML page (Jinja2) that shows the tables and the charts."""
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
+import jinja2
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from selfheal.simulator.evaluation import Evaluation
-from selfheal.simulator.metrics import METRIC_KEYS, final_start, rolling_automated
+from selfheal.simulator.metrics import FINAL_FRACTION, final_start, rolling_automated
+from selfheal.simulator.presentation import COLUMNS, policy_rows, title
 
 COLORS = {
     "manual": "#9e9e9e",
@@ -23,80 +27,141 @@ COLORS = {
     "oracle": "#4caf50",
     "oracle_gated": "#8bc34a",
 }
+TEMPLATE = "report.html.j2"
+DPI = 120
 
 
-def learning_curve(evaluation: Evaluation, path: Path) -> Path:
+@dataclass(frozen=True)
+class Chart:
+    file: str
+    title: str
+    caption: str
+
+
+def learning_curve(evaluation: Evaluation, path: Path) -> Chart:
     window = max(20, evaluation.incidents // 20)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(12, 5))
     for name, results in evaluation.results.items():
         curve = rolling_automated(results, window) * 100
-        x = range(len(results) - len(curve) + 1, len(results) + 1)
-        ax.plot(list(x), curve, label=name, color=COLORS.get(name), linewidth=1.6 if name == "learned" else 1)
-    ax.axvline(final_start(evaluation.incidents), color="black", linestyle=":", linewidth=0.8)
-    ax.set_xlabel("incident")
-    ax.set_ylabel(f"automated resolution, % (trailing {window})")
-    ax.set_title(f"{evaluation.scenario.name}: learning curve (seed {evaluation.seed})")
-    ax.legend(loc="lower right", fontsize=8)
+        x = np.arange(len(results) - len(curve) + 1, len(results) + 1)
+        ax.plot(x, curve, label=name, color=COLORS.get(name), linewidth=2.2 if name == "learned" else 1.2)
+    ax.axvline(
+        final_start(evaluation.incidents),
+        color="black",
+        linestyle=":",
+        linewidth=1,
+        label=f"start of the last {FINAL_FRACTION:.0%}",
+    )
+    ax.set_xlabel("incident (position in the stream)")
+    ax.set_ylabel(f"automated resolution (%), last {window} incidents")
+    ax.set_ylim(0, 100)
+    ax.set_title(
+        f"{evaluation.scenario.name}: automated resolution along the stream (seed {evaluation.seed})"
+    )
+    # Outside the axes: inside, it would hide the curves it explains.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, title="policy")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    _save(fig, path)
+    return Chart(
+        path.name,
+        "Learning curve",
+        f"Share of incidents resolved with no human over a trailing window of {window} incidents; "
+        "the learned policy starts with no knowledge and learns along the stream.",
+    )
 
 
-def comparison(evaluation: Evaluation, path: Path) -> Path:
+def comparison(evaluation: Evaluation, path: Path) -> Chart:
     names = list(evaluation.results)
-    metrics = [evaluation.metrics(n) for n in names]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    whole = [evaluation.metrics(n) for n in names]
+    last = [evaluation.metrics(n, final=True) for n in names]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    _grouped_bars(
+        left,
+        names,
+        [m["automated_resolution"] * 100 for m in whole],
+        [m["automated_resolution"] * 100 for m in last],
+        "{:.0f}",
+    )
+    left.set_title("Automated resolution (higher is better)")
+    left.set_ylabel("automated resolution (%)")
+    _grouped_bars(
+        right,
+        names,
+        [m["mttr_minutes"] / 60 for m in whole],
+        [m["mttr_minutes"] / 60 for m in last],
+        "{:.1f}",
+    )
+    right.set_title("Mean time to resolve (lower is better)")
+    right.set_ylabel("MTTR (h)")
+    fig.suptitle(title(evaluation))
+    _save(fig, path)
+    return Chart(
+        path.name,
+        "Policies compared",
+        f"Each policy over the whole stream and over its last {FINAL_FRACTION:.0%}; "
+        "MTTR counts every incident, including those only a human can fix.",
+    )
+
+
+def _grouped_bars(ax: Axes, names: list[str], whole: list[float], last: list[float], fmt: str) -> None:
+    x = np.arange(len(names))
+    width = 0.4
     colors = [COLORS.get(n, "#607d8b") for n in names]
-    left.bar(names, [m["automated_resolution"] * 100 for m in metrics], color=colors)
-    left.set_ylabel("automated resolution, %")
-    right.bar(names, [m["mttr_minutes"] / 60 for m in metrics], color=colors)
-    right.set_ylabel("MTTR, hours")
-    for ax in (left, right):
-        ax.tick_params(axis="x", rotation=35, labelsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{evaluation.scenario.name}: {evaluation.incidents} incidents, seed {evaluation.seed}")
+    bars = ax.bar(x - width / 2, whole, width, color=colors, label="whole stream")
+    ax.bar_label(bars, fmt=fmt, fontsize=7, padding=1)
+    bars = ax.bar(
+        x + width / 2, last, width, color=colors, alpha=0.45, hatch="//", label=f"last {FINAL_FRACTION:.0%}"
+    )
+    ax.bar_label(bars, fmt=fmt, fontsize=7, padding=1)
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=9)
+    ax.set_xlabel("policy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
-    return path
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
+def _environment() -> jinja2.Environment:
+    # The template ends in .j2, which select_autoescape would not recognise: escaping is switched on
+    # explicitly because the scenario's name and description come from a user's file.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("selfheal.simulator", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(evaluation: Evaluation, charts: list[Chart]) -> str:
+    forbidden, total = evaluation.gate_forbidden("oracle")
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            scenario=evaluation.scenario,
+            incidents=evaluation.incidents,
+            seed=evaluation.seed,
+            title=title(evaluation),
+            columns=COLUMNS,
+            rows=policy_rows(evaluation),
+            forbidden=forbidden,
+            total=total,
+            charts=charts,
+        )
+    )
 
 
 def write_report(evaluation: Evaluation, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    curve = learning_curve(evaluation, directory / "learning_curve.png")
-    bars = comparison(evaluation, directory / "comparison.png")
-    spec = evaluation.spec_json()["policies"]
-    head = "".join(f"<th>{k}</th>" for k in METRIC_KEYS)
-    rows = "".join(
-        f"<tr><th>{html.escape(name)}</th>"
-        + "".join(f"<td>{_cell(m[k])}</td>" for k in METRIC_KEYS)
-        + "</tr>"
-        for name, m in spec.items()
-    )
-    forbidden, total = evaluation.gate_forbidden("oracle")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>selfheal evaluation: {html.escape(evaluation.scenario.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head><body>
-<h1>Scenario {html.escape(evaluation.scenario.name)}</h1>
-<p>{html.escape(evaluation.scenario.description)}</p>
-<p>{evaluation.incidents} incidents, seed {evaluation.seed}. <code>*_final</code>: the last 20% of the stream.
-The oracle's fix was one the safety gate forbids in {forbidden} of {total} incidents.</p>
-<table><tr><th>policy</th>{head}</tr>{rows}</table>
-<h2>Learning curve</h2><p><a href="{curve.name}"><img src="{curve.name}" width="800"></a></p>
-<h2>Comparison</h2><p><a href="{bars.name}"><img src="{bars.name}" width="900"></a></p>
-</body></html>
-"""
+    charts = [
+        learning_curve(evaluation, directory / "learning_curve.png"),
+        comparison(evaluation, directory / "comparison.png"),
+    ]
     index = directory / "index.html"
-    index.write_text(page, encoding="utf-8")
+    index.write_text(render_html(evaluation, charts), encoding="utf-8")
     return index

@@ -23,16 +23,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from selfheal_core.adapters.sqlite_store import SqliteEventStore
+from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
 from selfheal_core.domain.drift import Column
-from selfheal_core.domain.incident import EventType, IncidentEvent, fold, incident_id_for
+from selfheal_core.domain.events import IncidentEvent
+from selfheal_core.domain.incident import fold, incident_id_for
+from selfheal_core.domain.qlearning import QEntry
 from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, QUARANTINE_TAG, TABLES_ARGUMENT
-from selfheal_core.vocabulary import GLUE_ACTIONS, Action
+from selfheal_core.vocabulary import Action
 
 from selfheal.local.engine import ACCOUNT, REGION, EngineOptions, LocalEngine
 from selfheal.local.replay import IncidentSummary, summarise
 from selfheal.local.world import JobFixture, World
-from selfheal.simulator.engine import IncidentResult, IncidentTally, InProcessEngine
+from selfheal.simulator.engine import (
+    DeployedSettings,
+    IncidentResult,
+    IncidentTally,
+    InProcessEngine,
+    account,
+    oncall_answer,
+    run_id_for,
+)
 from selfheal.simulator.policies import Policy
 from selfheal.simulator.scenario import Scenario
 from selfheal.simulator.world import _BASE_COLUMNS as BASE_COLUMNS
@@ -124,6 +134,7 @@ class StepFunctionsEngine:
         self.events: dict[tuple[str, int], list[IncidentEvent]] | None = {} if keep_events else None
         self._session: _Session | None = None
         self._current: Incident | None = None
+        self._harmed = False
         self._sequence = 0
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -159,6 +170,7 @@ class StepFunctionsEngine:
                 name=job.name,
                 tags={"criticality": job.criticality.value, QUARANTINE_TAG: "enabled"},
                 default_arguments={TABLES_ARGUMENT: ",".join(job.tables)} if job.tables else {},
+                runtime_minutes=job.runtime_minutes,
             )
             for job in self.scenario.jobs
         }
@@ -172,11 +184,33 @@ class StepFunctionsEngine:
             max_attempts=self.scenario.max_attempts,
             world=world,
             decider=self._decide,
+            answer=lambda: oncall_answer(self._harmed).to_json(),
+            environment=self._environment(),
         )
         engine = LocalEngine(options)
         engine.__enter__()
         self._session = _Session(key=key, engine=engine, home=home, world=world, run_logs=run_logs)
         return self._session
+
+    def _environment(self) -> dict[str, str]:
+        """The deployed functions configured as the in-process engine runs the same steps."""
+        scenario = self.scenario
+        deployed = DeployedSettings.for_scenario(scenario)
+        return {
+            "BACKOFF_SECONDS": repr(deployed.backoff_seconds),
+            "HUMAN_HOURS": repr(scenario.human.mean_hours),
+            "DECISION_SECONDS": repr(float(scenario.decision_seconds)),
+        }
+
+    def q_rows(self, key: str) -> dict[str, QEntry]:
+        """The Q-table the deployed Learn wrote for the policy ``key`` (the open session's store)."""
+        if self._session is None or self._session.key != key:
+            raise ValueError(f"no open session for {key!r}")
+        store = SqliteQTableStore(self._session.home / "selfheal.sqlite3")
+        try:
+            return store.all_rows()
+        finally:
+            store.close()
 
     # -- the Engine protocol -------------------------------------------------------------------------
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
@@ -189,20 +223,29 @@ class StepFunctionsEngine:
         events = self._execute(session, incident)
         if self.events is not None:
             self.events[(key, incident.index)] = events
-        return self._account(key, incident, policy, events)
+        if not events:
+            self.anomalies.append(Anomaly(key, incident.index, "the execution left no event log"))
+            events = self._empty_log(incident)
+        return account(
+            self.scenario,
+            incident,
+            policy,
+            fold(events),
+            lambda what: self.anomalies.append(Anomaly(key, incident.index, what)),
+        )
 
     # -- one incident through the state machine ------------------------------------------------------
     def _execute(self, session: _Session, incident: Incident) -> list[IncidentEvent]:
         self._sequence += 1
         job = incident.job
-        run_id = f"jr_selfheal_sim_{self._sequence:08d}_{incident.index:06d}"
+        run_id = run_id_for(incident)
         log = incident.message
         if incident.mode.bad_record_fraction is not None:
             log = f"{log}\n{fraction_line(incident.mode.bad_record_fraction)}"
         session.run_logs[run_id] = log
         # The catalog as the simulator generated it for THIS incident (job names repeat across incidents).
         session.engine.reset_tables(job.name, incident_tables(incident))
-        self._current = incident
+        self._current, self._harmed = incident, False
         try:
             run_through(session.engine, failure_event(job.name, run_id, incident.message, self._sequence))
         finally:
@@ -226,72 +269,15 @@ class StepFunctionsEngine:
             action = Action(arguments.get(ACTION_ARGUMENT, "retry"))
         except ValueError:
             return False
+        self._harmed = self._harmed or action in incident.mode.harm
         return IncidentTally(self.scenario, incident).run_succeeds(attempt, action)
 
-    def _account(
-        self, key: str, incident: Incident, policy: Policy, events: list[IncidentEvent]
-    ) -> IncidentResult:
-        """The incident's result from what the handlers recorded, with the in-process engine's formulas."""
-        tally = IncidentTally(self.scenario, incident)
-        if not events:
-            self.anomalies.append(Anomaly(key, incident.index, "the execution left no event log"))
-            return self._escalate(tally, incident, 1, [])
-        recorded = fold(events)
-        allowed_by_attempt = {
-            int(e.data["attempt"]): tuple(Action(a) for a in e.data.get("allowed", ()))
-            for e in events
-            if e.type is EventType.PROPOSED
-        }
-        previous: list[Action] = []
-        number = 0
-        for number, attempt in enumerate(recorded.attempts, start=1):
-            if attempt.proposed is None or attempt.action is None:
-                self.anomalies.append(Anomaly(key, incident.index, f"attempt {number} was never gated"))
-                break
-            ctx = incident.diagnosis.context(number, previous)
-            record = tally.step(
-                number,
-                ctx,
-                allowed_by_attempt.get(number, ()),
-                attempt.proposed,
-                attempt.action,
-                policy.wait_minutes(attempt.action, number, self.scenario),
-                vetoed=attempt.proposed is not attempt.action,
-            )
-            ran = attempt.action in GLUE_ACTIONS and not record.harmful
-            if ran and attempt.fixed is not None and attempt.fixed != record.resolved:
-                self.anomalies.append(
-                    Anomaly(
-                        key,
-                        incident.index,
-                        f"attempt {number} ({attempt.action.value}): the state machine saw fixed="
-                        f"{attempt.fixed}, the scenario says {record.resolved}",
-                    )
-                )
-            if tally.over:
-                # A harmful action ends the incident here (a human repairs the damage), even though the
-                # state machine, which only saw the run fail, may have gone on to another attempt.
-                return tally.result()
-            previous.append(attempt.action)
-        if number < self.scenario.max_attempts:
-            self.anomalies.append(
-                Anomaly(
-                    key,
-                    incident.index,
-                    f"escalated after {number} attempt(s), before the budget of {self.scenario.max_attempts}"
-                    f" ({recorded.escalation_reason or 'no reason recorded'})",
-                )
-            )
-        return self._escalate(tally, incident, number + 1, previous)
+    def _empty_log(self, incident: Incident) -> list[IncidentEvent]:
+        from selfheal_core.domain.events import Opened
 
-    def _escalate(
-        self, tally: IncidentTally, incident: Incident, number: int, previous: list[Action]
-    ) -> IncidentResult:
-        """The attempt budget is spent: the state machine escalates, as the in-process engine forces."""
-        ctx = incident.diagnosis.context(number, previous)
-        allowed = (Action.ESCALATE,)
-        tally.step(number, ctx, allowed, Action.ESCALATE, Action.ESCALATE, 0.0, forced=True)
-        return tally.result()
+        run_id = run_id_for(incident)
+        opened = Opened(incident.job.name, run_id)
+        return [IncidentEvent(incident_id_for(incident.job.name, run_id), 0, "", opened)]
 
 
 def incident_tables(incident: Incident) -> dict[str, list[list[dict[str, str]]]]:

@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import numpy.typing as npt
 from selfheal_core.domain.diagnosis import (
     ClassificationLike,
     Classify,
@@ -67,9 +68,27 @@ class CachedClassifier:
         return found
 
 
+@dataclass(frozen=True)
+class PerfectClassification:
+    category: Category
+    confidence: float = 1.0
+    signature: str | None = "perfect"
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PerfectClassifier:
+    """Knows the incident's true category (``evaluate --diagnosis perfect``)."""
+
+    category: Category
+
+    def __call__(self, text: str) -> ClassificationLike:
+        return PerfectClassification(self.category)
+
+
 def default_classifier() -> Classify:
     """The project's real classifier (the one the Diagnose Lambda uses)."""
-    from selfheal_core.diagnosis.classifier import classify
+    from selfheal_core.classification.classifier import classify
 
     return classify
 
@@ -84,7 +103,7 @@ class Incident:
     message: str
     drift_table: str | None
     diagnosis: Diagnosis  # what the agent sees
-    luck: np.ndarray  # uniforms per (attempt - 1, action index): common random numbers
+    luck: npt.NDArray[np.float64]  # uniforms per (attempt - 1, action index): common random numbers
     human_z: float  # standard normal for the human's time: common to every policy
 
     def run_succeeds(self, attempt: int, action_index: int, probability: float) -> bool:
@@ -130,11 +149,15 @@ def generate_incidents(
     seed: int,
     classify: Callable[[str], ClassificationLike],
     attempts_kept: int = 8,
+    *,
+    perfect_diagnosis: bool = False,
 ) -> list[Incident]:
     """The stream every policy meets, in order. Deterministic in (scenario, incidents, seed).
 
     Luck (common random numbers) is one uniform per (attempt, action) per incident, from a generator
-    seeded by (seed, incident index) alone, for every attempt any policy can make.
+    seeded by (seed, incident index) alone, for every attempt any policy can make. With
+    ``perfect_diagnosis`` the classifier is replaced by the mode's true category (everything else, the
+    stream included, unchanged), so that the cost of misdiagnosis can be measured on the same stream.
     """
     rng = np.random.default_rng([seed, STREAM_WORLD])
     rows = max(attempts_kept, scenario.max_attempts + 1)  # baselines make at most 3 attempts
@@ -175,7 +198,9 @@ def generate_incidents(
                 mode=mode,
                 message=message,
                 drift_table=drift_table,
-                diagnosis=diagnose(evidence, classify),
+                diagnosis=diagnose(
+                    evidence, PerfectClassifier(mode.category) if perfect_diagnosis else classify
+                ),
                 luck=luck_rng.random((rows, len(ACTIONS))),
                 human_z=float(luck_rng.standard_normal()),
             )

@@ -1,6 +1,6 @@
 """Diagnosis helpers: the error-log classifier (signatures as data) and the metrics that measure it."""
 
-from selfheal_core.diagnosis.classifier import (
+from selfheal_core.classification.classifier import (
     Classification,
     Classifier,
     Signature,

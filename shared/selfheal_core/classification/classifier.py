@@ -20,6 +20,10 @@ How it decides (see docs/diagnosis.md):
    if the competing hits form a cause chain (the deeper one is a ``Caused by:`` line after the
    other), the deepest cause wins; if not, the evidence conflicts and the answer is ``unknown``.
 5. No hit at all, or a winner lighter than ``MIN_WEIGHT``, is ``unknown`` with ``signature=None``.
+
+That is the signature layer. ``Classifier.classify`` puts it between the structured evidence
+(diagnosis/structured.py) and the learned model (diagnosis/model.py); layers.py says how they
+combine. ``Classifier(model=None, structured=False)`` is the signature layer alone.
 """
 
 from __future__ import annotations
@@ -32,9 +36,20 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from selfheal_core.vocabulary import HUMAN_ONLY_CATEGORIES, Category
+from selfheal_core.classification import features
+from selfheal_core.classification.layers import (
+    Inspection,
+    SignatureState,
+    StructuredDecision,
+    combine,
+    situation,
+    upstream,
+)
+from selfheal_core.classification.model import Model, Policy, shipped_model
+from selfheal_core.classification.result import Classification, checks_for
+from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
 
 SIGNATURES_FILE = Path(__file__).with_name("signatures.json")
 
@@ -69,20 +84,10 @@ class Signature:
     weight: float = 1.0
 
 
-@dataclass(frozen=True)
-class Classification:
-    category: Category
-    confidence: float
-    signature: str | None
-    evidence: tuple[str, ...]
+__all__ = ["Classification", "Classifier", "Signature", "SignatureError", "classify", "load_signatures"]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "category": self.category.value,
-            "confidence": self.confidence,
-            "signature": self.signature,
-            "evidence": list(self.evidence),
-        }
+MODEL_HEAD_LINES = 50  # the model reads the first and the last of the candidate lines
+MODEL_TAIL_LINES = 250
 
 
 # --------------------------------------------------------------------------- signatures
@@ -373,19 +378,35 @@ def _trim(line: str) -> str:
 
 
 def _unknown(evidence: Iterator[str] | tuple[str, ...] = ()) -> Classification:
-    return Classification(Category.UNKNOWN, 0.0, None, tuple(_trim(line) for line in evidence))
+    lines = tuple(_trim(line) for line in evidence)
+    # source None: nothing at all pointed anywhere; "signature": hits that conflict or are too weak
+    return Classification(Category.UNKNOWN, 0.0, None, lines, "signature" if lines else None)
 
 
 # --------------------------------------------------------------------------- classifier
 
 
-class Classifier:
-    """Compiles the signatures once; ``classify`` is then pure and thread-safe."""
+ShippedModel = Literal["shipped"]
 
-    def __init__(self, signatures: Sequence[Signature] | None = None) -> None:
+
+class Classifier:
+    """Compiles the signatures once; ``classify`` is then pure and thread-safe.
+
+    ``model``: "shipped" (the packaged model.npz, read on first use), a Model, or None (no model
+    layer). ``structured``: whether to consult diagnosis/structured.py (when it is installed).
+    """
+
+    def __init__(
+        self,
+        signatures: Sequence[Signature] | None = None,
+        model: Model | ShippedModel | None = "shipped",
+        structured: bool = True,
+    ) -> None:
         self.signatures: tuple[Signature, ...] = tuple(
             load_signatures() if signatures is None else signatures
         )
+        self._model_choice = model
+        self._structured = structured
         self._compiled = tuple(
             (re.compile(signature.pattern, re.IGNORECASE), signature) for signature in self.signatures
         )
@@ -402,9 +423,18 @@ class Classifier:
         self._literal_index = tuple((literal, tuple(numbers)) for literal, numbers in index.items())
         self._always = frozenset(always)
 
+    @property
+    def model(self) -> Model | None:
+        if self._model_choice == "shipped":
+            return shipped_model()
+        return self._model_choice
+
     def hits(self, log_text: str) -> list[_Hit]:
+        return self._hits(_candidate_lines(log_text))
+
+    def _hits(self, lines: Sequence[tuple[int, str]]) -> list[_Hit]:
         found: list[_Hit] = []
-        for position, line in _candidate_lines(log_text):
+        for position, line in lines:
             lowered = line.lower()
             active = set(self._always)
             for literal, numbers in self._literal_index:
@@ -419,10 +449,48 @@ class Classifier:
                 found.append(_Hit(position, best, line, line.startswith("Caused by:")))
         return found
 
+    # ------------------------------------------------------------------ the layers together
+
     def classify(self, log_text: str) -> Classification:
-        hits = self.hits(log_text)
+        inspection = self.inspect(log_text)
+        model = self.model
+        if model is None:
+            return combine(inspection, None, Policy())
+        probabilities = None
+        # the model's top category decides which threshold applies; skip it when none could
+        if not _final_without_model(inspection):
+            indices, values = features.vectorize(inspection.tokens)
+            probabilities = [float(p) for p in model.probabilities(indices, values)]
+        return combine(inspection, probabilities, model.policy)
+
+    def inspect(self, log_text: str) -> Inspection:
+        """What the structured and signature layers found, and the model's input tokens."""
+        lines = _candidate_lines(log_text)
+        hits = self._hits(lines)
+        signature, state = self._signature_decision(hits)
+        structured = _structured_decision(log_text) if self._structured else None
+        model_lines = [line for _, line in _model_lines(lines)]
+        tokens = features.tokens("\n".join(model_lines))
+        tokens += [f"sig:{hit.signature.id}" for hit in hits]
+        tokens += [f"sigcat:{signature.category.value}", f"sigstate:{state.value}"]
+        if structured is not None:
+            tokens += [f"st:{structured.source}:{structured.category.value}", f"stkey:{structured.name}"]
+        alarm = [line for line in model_lines if _ALARM.search(line)] or model_lines
+        evidence = tuple(_trim(hit.line) for hit in hits[-MAX_EVIDENCE:]) or tuple(
+            _trim(line) for line in alarm[-MAX_EVIDENCE:]
+        )
+        answer, final_state = upstream(structured, signature, state)
+        return Inspection(answer, final_state, tuple(tokens), evidence)
+
+    # ------------------------------------------------------------------ the signature layer
+
+    def classify_signatures(self, log_text: str) -> Classification:
+        """The signature layer alone (no structured evidence, no model)."""
+        return self._signature_decision(self.hits(log_text))[0]
+
+    def _signature_decision(self, hits: Sequence[_Hit]) -> tuple[Classification, SignatureState]:
         if not hits:
-            return _unknown()
+            return _unknown(), SignatureState.NONE
         # the heaviest hit of each category (ties: the deeper one)
         best: dict[Category, _Hit] = {}
         for hit in hits:
@@ -433,7 +501,7 @@ class Classifier:
         human = [h for h in best.values() if h.category in HUMAN_ONLY_CATEGORIES and h.weight >= STRONG]
         if human:
             winner = max(human, key=lambda h: (h.weight, h.position))
-            return self._decide(winner, hits, runner_up=None)
+            return self._decide(winner, hits, runner_up=None), SignatureState.HUMAN_STRONG
 
         ranked = sorted(best.values(), key=lambda h: (h.weight, h.position), reverse=True)
         winner = ranked[0]
@@ -441,11 +509,13 @@ class Classifier:
         if runner_up is not None and winner.weight - runner_up.weight < MARGIN:
             deeper, shallower = sorted((winner, runner_up), key=lambda h: h.position, reverse=True)
             if not deeper.caused_by:
-                return _unknown(h.line for h in sorted((winner, runner_up), key=lambda h: h.position))
+                conflict = sorted((winner, runner_up), key=lambda h: h.position)
+                return _unknown(h.line for h in conflict), SignatureState.NONE
             winner, runner_up = deeper, shallower
         if winner.weight < MIN_WEIGHT:
-            return _unknown((winner.line,))
-        return self._decide(winner, hits, runner_up)
+            return _unknown((winner.line,)), SignatureState.NONE
+        state = SignatureState.HUMAN_WEAK if winner.category in HUMAN_ONLY_CATEGORIES else SignatureState.AUTO
+        return self._decide(winner, hits, runner_up), state
 
     @staticmethod
     def _decide(winner: _Hit, hits: Sequence[_Hit], runner_up: _Hit | None) -> Classification:
@@ -459,7 +529,27 @@ class Classifier:
             confidence=round(max(0.0, min(1.0, confidence)), 3),
             signature=winner.signature.id,
             evidence=tuple(_trim(line) for line in evidence),
+            source="signature",
+            checks=checks_for(winner.category),
         )
+
+
+def _final_without_model(inspection: Inspection) -> bool:
+    """True when no answer of the model could change the outcome (so it need not run)."""
+    return all(situation(inspection, category) is None for category in CATEGORIES)
+
+
+def _model_lines(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    if len(lines) <= MODEL_HEAD_LINES + MODEL_TAIL_LINES:
+        return lines
+    return lines[:MODEL_HEAD_LINES] + lines[-MODEL_TAIL_LINES:]
+
+
+def _structured_decision(log_text: str) -> StructuredDecision | None:
+    """The structured layer's decision, when that module is installed and confident."""
+    from selfheal_core.classification import structured_adapter
+
+    return structured_adapter.decision(log_text)
 
 
 @functools.cache

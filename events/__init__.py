@@ -1,0 +1,1 @@
+"""Package data of selfheal._bundled.events: see setup.py and src/selfheal/_bundled/__init__.py."""
