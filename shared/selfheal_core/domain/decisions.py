@@ -98,8 +98,8 @@ def transitions(state: IncidentState, gate: SafetyGate, terms: LearningTerms) ->
     - A vetoed proposal carries the veto penalty: it is what the policy chose.
     - ``escalate`` costs the human's time (their answer's ``minutes_to_fix``, else the expected hours);
       so does the last attempt when it ran and did not fix the run (the attempt budget escalates).
-    - ``log_and_wait`` whose outcome is not in the record is priced as a hand-over to the job's owner:
-      the record cannot tell whether the next scheduled run fixed it.
+    - ``log_and_wait`` whose outcome is not in the record is priced as a wait for the next scheduled run
+      followed by a hand-over to the job's owner: the record cannot tell whether that run fixed it.
     - A human who reports that an automated action damaged data charges the harm to the last action.
     """
     steps = [a for a in state.attempts if a.action is not None and a.proposed is not None]
@@ -119,10 +119,12 @@ def transitions(state: IncidentState, gate: SafetyGate, terms: LearningTerms) ->
         ran = attempt.action in GLUE_ACTIONS
         waited_blind = attempt.action is Action.LOG_AND_WAIT and attempt.fixed is None
         escalated = attempt.action is Action.ESCALATE or waited_blind or (last and ran and not attempt.fixed)
+        blind_wait = terms.weights.unobserved_wait_hours * 60.0 if waited_blind else 0.0
         outcome = StepOutcome(
             elapsed_minutes=terms.decision_minutes
             + attempt.wait_seconds / 60.0
-            + attempt.elapsed_seconds / 60.0,
+            + attempt.elapsed_seconds / 60.0
+            + blind_wait,
             resolved=bool(attempt.fixed),
             wasted_run=ran and attempt.fixed is False,
             vetoed=attempt.vetoed,

@@ -17,6 +17,9 @@ class RewardWeights:
     veto_penalty_hours: float = 1.0
     # Damaging data is far worse than any delay: a human must repair data and downstream consumers.
     harm_penalty_hours: float = 200.0
+    # ``log_and_wait`` whose outcome nobody recorded: the data stays broken until the next scheduled run
+    # (a day for a daily job) and then, as far as the log can tell, a human takes over.
+    unobserved_wait_hours: float = 24.0
 
 
 @dataclass(frozen=True)
