@@ -4,8 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins a boto3 that conflicts with ours: it gets a venv of its own (requirements-checkov.txt).
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: demo test check lint typecheck validate build bench targets clean
+.PHONY: demo test check lint typecheck validate checkov checkov-report build bench targets clean
 
 demo: $(STAMP)
 	$(BIN)/selfheal demo
@@ -14,7 +17,7 @@ test: check
 
 # The quick gates first, then the whole suite under coverage (the floor is in pyproject.toml). The suite's
 # tests/template/test_lint.py runs the same two template linters as `validate`: not twice here.
-check: lint typecheck validate
+check: lint typecheck validate checkov
 	$(BIN)/pytest --cov --cov-report=term --ignore=tests/template/test_lint.py
 
 $(STAMP): pyproject.toml setup.py
@@ -34,6 +37,19 @@ typecheck: $(STAMP)
 validate: $(STAMP)
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint
 	$(BIN)/cfn-lint template.yaml
+
+$(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+# Fails on any failed check; what is skipped, and why, is in .checkov.yaml and in template.yaml's Metadata.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
+
+# {"passed": N, "skipped_with_reason": M, "failed": K}: the README's figure.
+checkov-report: $(CHECKOV_STAMP)
+	$(BIN)/python benchmarks/checkov_report.py --checkov $(CHECKOV_VENV)/bin/checkov
 
 build: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build

@@ -10,18 +10,18 @@ share one ``trace`` list: every store append and every Glue write is logged ther
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from selfheal_core.adapters.memory import MemoryEventStore
+from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
 from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
-from selfheal_core.domain.qlearning import QEntry, RowUpdate
-from selfheal_core.errors import ConcurrentUpdateError, ReadError, RemediationError
+from selfheal_core.domain.learning import LearnerSettings, QRow, QUpdate
+from selfheal_core.domain.qlearning import QEntry
+from selfheal_core.errors import ReadError, RemediationError
 from selfheal_core.ports import JobInfo, JobRun, LogRead
 from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.wiring import Dependencies
@@ -78,55 +78,30 @@ class InMemoryEventStore(MemoryEventStore):
 
 
 # -- Q-table ----------------------------------------------------------------------------------------
-class InMemoryQTableStore:
-    """Rows with an optimistic version: ``apply`` re-reads and re-applies on a version conflict."""
+class InMemoryQTableStore(MemoryQTableStore):
+    """The in-memory Q store, recording the row each newly applied update changed (``applied``)."""
 
-    def __init__(self, rows: Mapping[str, QEntry] | None = None, max_conflicts: int = 20) -> None:
-        self._rows: dict[str, QEntry] = {k: _copy(v) for k, v in (rows or {}).items()}
-        self._lock = threading.Lock()
-        self.max_conflicts = max_conflicts
+    def __init__(self, rows: Mapping[str, QRow] | None = None) -> None:
+        super().__init__(rows)
         self.applied: list[str] = []
 
-    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
-        with self._lock:
-            return {k: _copy(self._rows[k]) for k in dict.fromkeys(keys) if k in self._rows}
-
-    def all_rows(self) -> dict[str, QEntry]:
-        with self._lock:
-            return {k: _copy(v) for k, v in self._rows.items()}
+    def apply(self, update: QUpdate) -> bool:
+        done = super().apply(update)
+        if done:
+            self.applied.append(update.row)
+        return done
 
     def read(self, key: str) -> QEntry | None:
-        with self._lock:
-            row = self._rows.get(key)
-            return _copy(row) if row is not None else None
+        """The row as the policy sees it."""
+        row = self.load_rows([key]).get(key)
+        return QEntry.from_row(row) if row is not None else None
 
-    def write_if_version(self, key: str, entry: QEntry, expected_version: int | None) -> bool:
-        with self._lock:
-            stored = self._rows.get(key)
-            if (None if stored is None else stored.version) != expected_version:
-                return False
-            self._rows[key] = _copy(entry)
-            return True
-
-    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        for _ in range(self.max_conflicts):
-            stored = self.read(key)
-            base = stored if stored is not None else QEntry(initial.values.copy(), initial.visits.copy(), 0)
-            new = update(base)
-            if self.write_if_version(key, new, stored.version if stored is not None else None):
-                self.applied.append(key)
-                return new
-        raise ConcurrentUpdateError(f"Q-row {key!r} kept changing")
-
-    def __len__(self) -> int:
-        return len(self._rows)
+    def put(self, key: str, entry: QEntry) -> None:
+        """Install a row given as the policy sees it."""
+        self.install(key, entry.to_row(LearnerSettings()))
 
     def __contains__(self, key: object) -> bool:
-        return key in self._rows
-
-
-def _copy(entry: QEntry) -> QEntry:
-    return QEntry(entry.values.copy(), entry.visits.copy(), entry.version, entry.applied)
+        return key in self.all_rows()
 
 
 # -- Glue -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.domain.trigger import Trigger
+from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
@@ -28,6 +29,7 @@ def trigger_if_any(payload: Mapping[str, Any]) -> Trigger | None:
 
 
 @instrumented(correlation_id_path="incident_id")
+@retryable_boundary
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
 ) -> dict[str, Any]:

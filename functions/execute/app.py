@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
@@ -17,6 +18,7 @@ from selfheal_core.steps import execute
 
 
 @instrumented(correlation_id_path="incident_id")
+@retryable_boundary
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
@@ -16,6 +17,7 @@ from selfheal_core.steps import safety_gate
 
 
 @instrumented(correlation_id_path="incident_id")
+@retryable_boundary
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: Dependencies | None = None
 ) -> dict[str, Any]:

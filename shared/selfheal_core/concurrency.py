@@ -1,8 +1,10 @@
 """One retry helper for optimistic concurrency, used by every step and every store.
 
-A writer reads a version (the incident's next sequence number, a Q-row's version), decides, and writes
+A writer reads a version (the incident's next sequence number), decides, and writes
 only if nobody wrote in between; a ``ConcurrentUpdateError`` means it lost the race and must re-read and
 decide again. Retrying the whole read-decide-write keeps each decision consistent with what it read.
+(A Q-update is not read-modify-write; the DynamoDB store retries only a transaction DynamoDB cancelled
+because another one held the row for a moment.)
 """
 
 from __future__ import annotations

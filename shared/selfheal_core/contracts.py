@@ -83,6 +83,11 @@ class DiagnoseResult(Contract):
     signature: str | None = None
     drift: bool = False
     risk: str | None = None
+    # The run is still going (a Data Quality result arrives before its run ends): nothing is diagnosed
+    # yet; the state machine waits ``poll_seconds`` and calls Diagnose again, which counts its looks.
+    run_in_progress: bool = False
+    in_progress_checks: int = 0
+    poll_seconds: int = 0
 
 
 @dataclass(frozen=True)

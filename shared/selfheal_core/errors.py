@@ -9,7 +9,8 @@ SelfhealError
     ├── ConfigurationError         an environment variable is missing or malformed (a deployment mistake)
     ├── IncidentNotFoundError      no event log for this incident id
     ├── ReadError                  a read the step needs failed (missing job, run or table; access denied)
-    └── RemediationError           Glue refused the remediation (missing job, table, version)
+    ├── RemediationError           Glue refused the remediation (missing job, table, version)
+    └── RunInProgressError         the run an event names is still going after Diagnose's last look
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class IncidentNotFoundError(TerminalError):
 
 class RemediationError(TerminalError):
     pass
+
+
+class RunInProgressError(TerminalError):
+    """selfheal never acts on a run that is still going: a human decides once Diagnose stops waiting."""

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
-from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.domain.learning import QRow, QUpdate
 
 
 class EventStore(Protocol):
@@ -29,19 +29,43 @@ class EventStore(Protocol):
     def load(self, incident_id: str) -> list[IncidentEvent]: ...
 
 
+class IncidentIndex(Protocol):
+    """Finds the incidents that may be stuck (the Sweeper's only query)."""
+
+    def open_incidents(self, opened_before: str, opened_after: str = "") -> list[str]:
+        """Incidents opened in [opened_after, opened_before) (ISO-8601 UTC) with no ``learned`` event."""
+        ...
+
+
+class ExecutionLookup(Protocol):
+    def status(self, execution_arn: str) -> str | None:
+        """RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE, None if it does not exist."""
+        ...
+
+
 class AuditSink(Protocol):
     def write(self, event: IncidentEvent) -> None: ...
 
 
 class QTableStore(Protocol):
-    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]: ...
+    """Q-rows kept as commutative sums (``domain.learning.QRow``): an update is an atomic increment.
 
-    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        """Read the row (or ``initial``), apply ``update`` and write it only if nobody wrote in between;
-        on a conflict re-read and re-apply, so concurrent learners never lose an update."""
+    ``apply`` writes the update's record (keyed by ``update.update_id``) and adds it to its row in one
+    atomic step, or does nothing if that record exists: every update is applied exactly once, however many
+    Learns run at once on a row and however often one is retried, with nothing to forget.
+    """
+
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QRow]: ...
+
+    def apply(self, update: QUpdate) -> bool:
+        """Apply ``update`` unless it was applied before; True if this call applied it."""
         ...
 
-    def all_rows(self) -> dict[str, QEntry]: ...
+    def install(self, key: str, row: QRow) -> None:
+        """Replace a row by a trained one (``selfheal train --install``)."""
+        ...
+
+    def all_rows(self) -> dict[str, QRow]: ...
 
 
 @dataclass(frozen=True)

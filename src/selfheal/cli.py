@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "selfheal.commands.evaluate",
     "selfheal.commands.train",
     "selfheal.commands.qtable",
+    "selfheal.commands.incidents",
 )
 
 
@@ -41,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as error:
-        print(f"selfheal {args.command}: error: {error}", file=sys.stderr)
+        from selfheal.untrusted import one_line  # the message may quote the input: one inert line
+
+        print(f"selfheal {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

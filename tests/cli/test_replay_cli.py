@@ -25,6 +25,9 @@ REPLAY_KEYS = [
     "outcome",
     "path",
     "status",
+    "glue_runs_started",
+    "catalog_updates",
+    "notifications",
 ]
 
 
@@ -49,6 +52,7 @@ def test_replay_json_prints_exactly_one_documented_object(capsys: pytest.Capture
     assert result["outcome"] == "resolved"
     assert result["status"] == "SUCCEEDED"
     assert result["path"][0] == "Diagnose"
+    assert (result["glue_runs_started"], result["catalog_updates"], result["notifications"]) == (1, 1, 0)
 
 
 def test_replaying_the_same_event_twice_reports_a_duplicate(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,3 +119,17 @@ def test_demo_replays_every_sample_and_shows_the_duplicate(
         assert sample in out
     assert "duplicate" in out
     assert (home / "demo" / "selfheal.sqlite3").exists()
+
+
+def test_replay_injects_faults_and_counts_what_reached_aws(capsys: pytest.CaptureFixture[str]) -> None:
+    event = str(PROJECT_EVENTS / "glue" / "permission.json")
+    assert main(["replay", event, "--json", "--inject", "sns:Publish=Throttled", "--inject", "lost:Learn"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["outcome"] == "escalated" and result["notifications"] == 1
+    assert result["faults"] == {"sns:Publish=Throttled": 1, "lost:Learn": 1}
+
+
+def test_a_bad_fault_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    event = str(PROJECT_EVENTS / "glue" / "permission.json")
+    assert main(["replay", event, "--inject", "lost:Nowhere"]) == 2
+    assert "lost: takes a Lambda Task" in capsys.readouterr().err

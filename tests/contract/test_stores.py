@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import numpy as np
 import pytest
 from moto import mock_aws
 from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore, DynamoDbQTableStore
-from selfheal_core.adapters.memory import MemoryEventStore
+from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
 from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
 from selfheal_core.domain.diagnosis import Diagnosis
 from selfheal_core.domain.drift import DriftReport
@@ -35,7 +34,8 @@ from selfheal_core.domain.events import (
     Validated,
 )
 from selfheal_core.domain.incident import Outcome, fold
-from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, QEntry
+from selfheal_core.domain.learning import N_ACTIONS, QRow, QUpdate
+from selfheal_core.domain.learning import fold as fold_updates
 from selfheal_core.errors import ConcurrentUpdateError
 from selfheal_core.vocabulary import Action, Category, Criticality
 
@@ -135,16 +135,18 @@ def event_store(request, tmp_path) -> Iterator[Any]:
         yield MemoryEventStore()
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb", "memory"])
 def q_store(request, tmp_path) -> Iterator[Any]:
     if request.param == "sqlite":
         store = SqliteQTableStore(tmp_path / "q.sqlite3")
         yield store
         store.close()
-    else:
+    elif request.param == "dynamodb":
         request.getfixturevalue("aws")
         client = _dynamodb()
         yield DynamoDbQTableStore(_q_table(client), client=SerializedClient(client))
+    else:
+        yield MemoryQTableStore()
 
 
 # -- event log ---------------------------------------------------------------------------------------
@@ -410,59 +412,173 @@ def test_audited_store_writes_each_new_event_once(event_store, audit):
     assert [e.seq for e in store.load("inc-a")] == [0, 1, 2]
 
 
-# -- Q-table -----------------------------------------------------------------------------------------
-def initial() -> QEntry:
-    return QEntry(np.full(N_ACTIONS, -15.0), np.zeros(N_ACTIONS, dtype=int), 0)
+# -- Q-table ---------------------------------------------------------------------------------------
+RATE = 0.1
 
 
-def visit(action: Action):
-    index = ACTION_INDEX[action]
+def initial() -> QRow:
+    return QRow.initial([-15.0] * N_ACTIONS, RATE)
 
-    def update(row: QEntry) -> QEntry:
-        values, visits = row.values.copy(), row.visits.copy()
-        values[index] += 0.5
-        visits[index] += 1
-        return QEntry(values, visits, row.version + 1)
 
-    return update
+def update(store: Any, update_id: str, key: str, action: Action, target: float) -> QUpdate:
+    """The update a Learn computes on the row as it reads it now."""
+    row = store.load_rows([key]).get(key, initial())
+    return QUpdate.of(update_id, key, row, action, target, RATE)
 
 
 def test_apply_creates_the_row_from_initial(q_store):
-    written = q_store.apply("s1", visit(Action.RETRY), initial())
-    assert written.version == 1
-    row = q_store.load_rows(["s1", "missing"])
-    assert set(row) == {"s1"}
-    assert row["s1"].visits[ACTION_INDEX[Action.RETRY]] == 1
-    assert row["s1"].values[ACTION_INDEX[Action.RETRY]] == pytest.approx(-14.5)
-    assert row["s1"].values[ACTION_INDEX[Action.ESCALATE]] == pytest.approx(-15.0)
-    assert set(q_store.all_rows()) == {"s1"}
+    assert q_store.apply(update(q_store, "inc-a#0#s1", "s1", Action.RETRY, -1.0)) is True
+    rows = q_store.load_rows(["s1", "missing"])
+    assert set(rows) == {"s1"}
+    row = rows["s1"]
+    assert row.cell(Action.RETRY).visits == 1 and row.total_visits == 1
+    assert row.cell(Action.RETRY).value == pytest.approx((-15.0 - 1.0) / 2)
+    assert row.cell(Action.ESCALATE).value == -15.0
+    assert set(q_store.all_rows()) == {"s1"}  # update records are not rows
 
 
-def test_concurrent_apply_loses_no_update(q_store):
+def test_an_update_is_applied_once_however_late_it_is_retried(q_store):
+    """The per-row memory of applied updates was bounded (64): a Learn retried after more than that many
+    others applied twice. Records are kept, so a retry any time later changes nothing."""
+    first = update(q_store, "inc-first#0#hot", "hot", Action.RETRY, -30.0)
+    assert q_store.apply(first) is True
+    for n in range(100):
+        assert q_store.apply(update(q_store, f"inc-{n}#0#hot", "hot", Action.RETRY, -1.0)) is True
+    before = q_store.load_rows(["hot"])["hot"]
+    retried = update(q_store, "inc-first#0#hot", "hot", Action.RETRY, -30.0)  # recomputed on the fresh row
+    assert retried.seen == 101
+    assert q_store.apply(retried) is False
+    assert q_store.apply(first) is False
+    after = q_store.load_rows(["hot"])["hot"]
+    assert after.cell(Action.RETRY).visits == 101
+    assert after.cell(Action.RETRY).value == pytest.approx(before.cell(Action.RETRY).value, rel=1e-12)
+
+
+def test_install_replaces_the_row_and_learning_continues_from_it(q_store):
+    q_store.apply(update(q_store, "inc-a#0#s1", "s1", Action.RETRY, -1.0))
+    trained = QRow.installed([-2.0] * N_ACTIONS, [20] * N_ACTIONS, RATE)
+    q_store.install("s1", trained)
+    assert q_store.load_rows(["s1"])["s1"].values == trained.values
+    q_store.apply(update(q_store, "inc-b#0#s1", "s1", Action.RETRY, -12.0))
+    row = q_store.load_rows(["s1"])["s1"]
+    assert row.cell(Action.RETRY).visits == 21
+    assert row.cell(Action.RETRY).value == pytest.approx(-2.0 + RATE * (-12.0 + 2.0), rel=1e-12)
+
+
+def test_rows_with_updates_in_several_epochs_read_back_the_same(q_store):
+    row = QRow.installed(
+        [-5.0] * N_ACTIONS, [400] * N_ACTIONS, RATE
+    )  # epoch 2 at this rate (131 visits each)
+    q_store.install("old", row)
+    expected = row
+    for n in range(150):  # crosses into epochs 3 and 4
+        u = update(q_store, f"inc-{n}#0#old", "old", Action.QUARANTINE, -float(n % 9))
+        assert q_store.apply(u) is True
+        expected = expected.plus(u)
+    stored = q_store.load_rows(["old"])["old"]
+    assert {e for e, _, _ in stored.cell(Action.QUARANTINE).sums} == {2, 3, 4}
+    assert stored.visits == expected.visits
+    assert stored.cell(Action.QUARANTINE).value == pytest.approx(
+        expected.cell(Action.QUARANTINE).value, rel=1e-12
+    )
+
+
+def test_concurrent_updates_of_one_row_are_each_applied_exactly_once(q_store):
     per_thread = 20
+    targets = {
+        f"inc-{t}-{n}#0#hot": -float((t * per_thread + n) % 13)
+        for t in range(THREADS)
+        for n in range(per_thread)
+    }
+    applied: list[QUpdate] = []
+    lock = threading.Lock()
 
-    def learner(_: int) -> None:
-        for _ in range(per_thread):
-            q_store.apply("hot", visit(Action.ROLLBACK), initial())
+    def learner(thread: int) -> None:
+        for n in range(per_thread):
+            update_id = f"inc-{thread}-{n}#0#hot"
+            u = update(q_store, update_id, "hot", Action.ROLLBACK, targets[update_id])
+            if q_store.apply(u):
+                with lock:
+                    applied.append(u)
+            retry = update(q_store, update_id, "hot", Action.ROLLBACK, targets[update_id])
+            assert q_store.apply(retry) is False  # a retried Learn: already applied
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(learner, range(THREADS)))
     row = q_store.all_rows()["hot"]
-    assert int(row.visits[ACTION_INDEX[Action.ROLLBACK]]) == THREADS * per_thread
-    assert row.version == THREADS * per_thread
-    assert row.values[ACTION_INDEX[Action.ROLLBACK]] == pytest.approx(-15.0 + 0.5 * THREADS * per_thread)
+    assert sorted(u.update_id for u in applied) == sorted(targets)
+    assert row.cell(Action.ROLLBACK).visits == THREADS * per_thread
+    assert row.cell(Action.ROLLBACK).value == pytest.approx(
+        fold_updates(initial(), applied).cell(Action.ROLLBACK).value, rel=1e-9
+    )
 
 
-def test_write_if_version_rejects_a_stale_version(q_store):
-    q_store.apply("s1", visit(Action.RETRY), initial())
-    q_store.apply("s1", visit(Action.RETRY), initial())
-    current = q_store.read("s1")
-    assert current.version == 2
-    stale = QEntry(current.values, current.visits, 2)
-    assert q_store.write_if_version("s1", stale, expected_version=1) is False
-    assert q_store.write_if_version("s1", stale, expected_version=None) is False  # the row exists
-    assert q_store.read("s1").version == 2
-    fresh = QEntry(current.values, current.visits, 3)
-    assert q_store.write_if_version("s1", fresh, expected_version=2) is True
-    assert q_store.read("s1").version == 3
-    assert q_store.write_if_version("new", fresh, expected_version=None) is True
+# -- open incidents (the Sweeper's query) ------------------------------------------------------------
+def test_open_incidents_are_those_opened_in_the_window_and_not_learned(event_store):
+    import time
+
+    from selfheal_core.adapters.clock import utc_now_iso
+    from selfheal_core.domain.events import Learned
+
+    before_any = utc_now_iso()
+    event_store.open("inc-open", Opened("j", "jr_1", "ex-1"))
+    event_store.open("inc-learned", Opened("j", "jr_2", "ex-2"))
+    event_store.append("inc-learned", Escalated("a human fixed it"), 1)
+    event_store.append("inc-learned", Learned("escalated"), 2)
+    event_store.open("inc-escalated", Opened("j", "jr_3", "ex-3"))
+    event_store.append("inc-escalated", Escalated("left open"), 1)
+    time.sleep(0.002)  # the times have millisecond resolution
+    after_all = utc_now_iso()
+    later = "9999-12-31T23:59:59Z"
+
+    expected = ["inc-escalated", "inc-open"]
+    assert sorted(event_store.open_incidents(later)) == expected
+    assert sorted(event_store.open_incidents(later, opened_after=before_any)) == expected
+    assert event_store.open_incidents(before_any) == []  # none opened before the cutoff
+    assert event_store.open_incidents(later, opened_after=after_all) == []  # none inside the lookback
+
+
+# -- Q-tables written before rows were sums ------------------------------------------------------------
+def test_a_sqlite_q_table_of_versioned_rows_is_installed_once_when_opened(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    values = {a.value: -3.0 - i for i, a in enumerate(Action)}
+    visits = {a.value: 12 for a in Action}
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE q_rows (state TEXT PRIMARY KEY, row TEXT NOT NULL, version INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO q_rows VALUES (?, ?, ?)",
+            ("s1", json.dumps({"values": values, "visits": visits, "version": 7, "applied": ["x#0"]}), 7),
+        )
+    store = SqliteQTableStore(path)
+    row = store.load_rows(["s1"])["s1"]
+    assert row.values == tuple(values.values()) and row.visits == (12,) * N_ACTIONS
+    store.apply(update(store, "inc-a#0#s1", "s1", Action.RETRY, -13.0))
+    assert store.load_rows(["s1"])["s1"].cell(Action.RETRY).value == pytest.approx(
+        -3.0 + RATE * (-13.0 + 3.0)
+    )
+    store.close()
+    assert SqliteQTableStore(path).load_rows(["s1"])["s1"].cell(Action.RETRY).visits == 13  # migrated once
+
+
+def test_a_dynamodb_row_item_of_the_versioned_form_is_converted_by_its_next_update(aws):
+    client = _dynamodb()
+    store = DynamoDbQTableStore(_q_table(client), client=client)
+    values = {a.value: {"N": str(-3.0 - i)} for i, a in enumerate(Action)}
+    client.put_item(
+        TableName="selfheal-q",
+        Item={
+            "state": {"S": "s1"},
+            "version": {"N": "7"},
+            "values": {"M": values},
+            "visits": {"M": {a.value: {"N": "12"} for a in Action}},
+            "applied": {"L": [{"S": "x#0"}]},
+        },
+    )
+    assert store.load_rows(["s1"])["s1"].visits == (12,) * N_ACTIONS
+    assert store.apply(update(store, "inc-a#0#s1", "s1", Action.RETRY, -13.0)) is True
+    row = store.load_rows(["s1"])["s1"]
+    assert row.cell(Action.RETRY).visits == 13 and row.cell(Action.ROLLBACK).visits == 12
+    assert row.cell(Action.RETRY).value == pytest.approx(-3.0 + RATE * (-13.0 + 3.0))
+    assert row.cell(Action.ROLLBACK).value == -5.0

@@ -6,9 +6,11 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from selfheal_core.domain.context import DecisionContext
+from selfheal_core.domain.learning import QUpdate
 from selfheal_core.domain.qlearning import (
     ACTION_INDEX,
     LearnerSettings,
@@ -60,32 +62,24 @@ def test_never_a_masked_action_and_values_stay_finite(
         assert np.isfinite(row.values).all()
 
 
-def test_a_row_update_reapplied_on_a_fresher_row_keeps_both_updates() -> None:
-    """Two Learn calls read the same row; the second loses the version race and re-applies on the
-    row the first wrote. Both updates must be in the result (visits 2, value moved twice)."""
+def test_two_learns_that_read_the_same_row_both_land() -> None:
+    """Two Learn calls read the same row and each computes its update on it: the store adds both (visits
+    2), each weighted as an update made on that read (the first two updates of a row weigh the same)."""
     ctx = DecisionContext(job_name="a", category=CATEGORIES[0])
     settings = LearnerSettings(learning_rate=0.1)
-    stored = QEntry.initial(ctx, settings)
-    first = QLearningPolicy(QTable({state_key(ctx): stored}), settings).row_updates(
-        Transition(ctx, Action.RETRY, -1.0)
-    )
-    second = QLearningPolicy(QTable({state_key(ctx): stored}), settings).row_updates(
-        Transition(ctx, Action.RETRY, -3.0)
-    )
+    stored = QEntry.initial(ctx, settings).to_row(settings)
     key = state_key(ctx)
-    assert set(first) == {key, job_state_key(ctx)}
+    first = QUpdate.of("inc-1#0#" + key, key, stored, Action.RETRY, -1.0, settings.learning_rate)
+    second = QUpdate.of("inc-2#0#" + key, key, stored, Action.RETRY, -3.0, settings.learning_rate)
+    assert first.weight == second.weight == 1.0
 
-    written = first[key](stored)  # the first writer wins the conditional write (version 0 -> 1)
-    stale = second[key](stored)  # the second computed on version 0: its conditional write fails...
-    assert stale.version == written.version  # ...because it would claim the same version
-    merged = second[key](written)  # ...so it re-applies its update to the fresher row
     i = ACTION_INDEX[Action.RETRY]
-    assert merged.version == 2 and merged.visits[i] == 2
+    both = stored.plus(first).plus(second)
     prior = stored.values[i]
-    after_first = prior + 0.5 * (-1.0 - prior)  # step 1/(n+2): n = 0
-    assert written.values[i] == after_first
-    assert merged.values[i] == after_first + (1 / 3) * (-3.0 - after_first)
-    assert merged.values[i] != stale.values[i]
+    assert both.visits[i] == 2
+    assert both.values[i] == pytest.approx((prior - 1.0 - 3.0) / 3)
+    assert both.values == stored.plus(second).plus(first).values  # the order does not matter
+    assert job_state_key(ctx) != key
 
 
 def test_escalate_is_never_explored_but_everything_allowed_is() -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
 from selfheal_core.domain.events import ActionStarted, Answered, Escalated, Executed, Learned, Proposed
 
-from selfheal.local.engine import EngineOptions, LocalEngine
+from selfheal.local import patches
+from selfheal.local.engine import ACCOUNT, REGION, EngineOptions, LocalEngine
 from selfheal.local.replay import DEFAULT_WORLD, PROJECT_EVENTS, IncidentSummary, load_event, replay
 from selfheal.local.world import World
 
@@ -22,7 +24,7 @@ WORLD = World.load(DEFAULT_WORLD)
 
 FIX_PATH = ["Execute", "Run Started?", "Wait For Job Run", "Validate", "Fix Held?"]
 ESCALATION_PATH = ["Escalate", "Human Decision Needed?", "Await Human Decision", "Learn", "Incident Closed"]
-HEAD = ["Diagnose", "Already Handled?", "Propose", "SafetyGate", "Gate Decision"]
+HEAD = ["Diagnose", "Already Handled?", "Run Still Going?", "Propose", "SafetyGate", "Gate Decision"]
 
 # With every run forced to succeed and an untrained Q-table (the rules as prior), what each sample does.
 EXPECTED_WHEN_RUNS_SUCCEED: dict[str, tuple[str, str, list[str]]] = {
@@ -182,3 +184,59 @@ def test_an_event_for_an_unknown_job_is_escalated_not_lost(tmp_path: Path) -> No
     assert summary["status"] == "SUCCEEDED"
     assert summary["outcome"] in ("escalated", "resolved")
     assert incident_events(tmp_path, summary["incident_id"])
+
+
+def _data_quality_result_mid_run(engine: LocalEngine, ends_after_checks: int | None) -> dict[str, Any]:
+    """Replay the Data Quality sample while its run is RUNNING; it ends FAILED after that many looks."""
+    from moto.glue.models import glue_backends
+
+    event = load_event(PROJECT_EVENTS / "glue" / "dq_results_failed.json")
+    trigger = trigger_from_event(event)
+    engine.seed_failed_run(trigger.job_name, trigger.job_run_id, "RUNNING", trigger.message)
+    run = next(
+        r
+        for r in glue_backends[ACCOUNT][REGION].get_job(trigger.job_name).job_runs
+        if r.job_run_id == trigger.job_run_id
+    )
+    run._transitions = []  # moto moves a RUNNING run on to SUCCEEDED at the next read otherwise
+    dispatch = patches.state["dispatch"]
+    looks = []
+
+    def counting(name: str, payload: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        ok, result = dispatch(name, payload)
+        if name.endswith("-Diagnose"):
+            looks.append(result.get("run_in_progress"))
+            if ends_after_checks is not None and len(looks) >= ends_after_checks:
+                run.status = "FAILED"
+        return ok, result
+
+    patches.state["dispatch"] = counting
+    try:
+        return {"summary": replay(engine, event).data, "looks": looks}
+    finally:
+        patches.state["dispatch"] = dispatch
+
+
+def test_a_data_quality_result_mid_run_waits_for_the_run_before_proposing(tmp_path: Path) -> None:
+    with LocalEngine(EngineOptions(home=tmp_path, world=WORLD, outcome="success", learning=False)) as engine:
+        replayed = _data_quality_result_mid_run(engine, ends_after_checks=2)
+    summary = replayed["summary"]
+    wait = ["Diagnose", "Already Handled?", "Run Still Going?", "Wait For Run To End"]
+    assert summary["path"][: 2 * len(wait)] == [*wait, *wait]
+    assert summary["path"][2 * len(wait) :][: len(HEAD)] == HEAD
+    assert replayed["looks"] == [True, True, False]
+    assert summary["category"] == "data_quality" and summary["outcome"] == "resolved"
+
+
+def test_a_run_that_never_ends_is_escalated_after_max_polls(tmp_path: Path) -> None:
+    options = EngineOptions(home=tmp_path, world=WORLD, environment={"MAX_POLLS": "3"}, learning=False)
+    with LocalEngine(options) as engine:
+        replayed = _data_quality_result_mid_run(engine, ends_after_checks=None)
+    summary = replayed["summary"]
+    assert summary["path"].count("Wait For Run To End") == 2
+    assert "Propose" not in summary["path"] and "Escalate" in summary["path"]
+    assert summary["outcome"] == "escalated"
+    escalation = next(
+        e.event for e in incident_events(tmp_path, summary["incident_id"]) if isinstance(e.event, Escalated)
+    )
+    assert "RunInProgressError" in escalation.reason and "still RUNNING after 3 checks" in escalation.reason

@@ -266,7 +266,7 @@ def test_propose_never_proposes_a_masked_action(seed_value):
     deps = make_deps()
     diagnosed(deps, Category.PERMISSION)
     ctx = load_state(deps.store, INCIDENT).context(1, ())
-    deps.qtable._rows[state_key(ctx)] = greedy_row_for(Action.RETRY)  # the table loves retry
+    deps.qtable.put(state_key(ctx), greedy_row_for(Action.RETRY))  # the table loves retry
     learner = LearnerSettings(epsilon=1.0, epsilon_min=1.0)  # always explore
     result = do_propose(deps, SAFE, explore=True, learner=learner, seed=f"seed-{seed_value}")
     assert result.action == "escalate"
@@ -588,10 +588,35 @@ def test_an_escalation_recorded_but_not_sent_is_sent_by_the_retry() -> None:
     with pytest.raises(SimulatedCrash):
         escalate.run({"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1")
     escalate.run({"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1")
-    # At least once: the message whose delivery was not recorded is sent again, the escalation is not.
+    # At least once: the message whose delivery was not recorded is sent again, the escalation is not,
+    # and both carry the dedupe key recorded with the escalation.
     assert len(deps.notifier.messages) == 2
     assert deps.store.types(INCIDENT).count("escalated") == 1
     assert deps.store.types(INCIDENT)[-1] == "notified"
+    key = deps.store.last(INCIDENT, Escalated).notification_id
+    assert key and [m["dedupe_key"] for _, m in deps.notifier.messages] == [key, key]
+
+
+def test_a_published_escalation_the_log_cannot_record_is_not_published_again() -> None:
+    """The store fails after the publish: the step does not fail (its retry would publish again)."""
+    from selfheal_core.errors import TransientDependencyError
+
+    deps = make_deps()
+    diagnosed(deps, Category.PERMISSION)
+    gated(deps, Action.RETRY)
+    original = deps.store.append
+
+    def append(incident_id: str, event: Any, expected_seq: int) -> Any:
+        if isinstance(event, Notified):
+            raise TransientDependencyError("DynamoDB put: ProvisionedThroughputExceededException")
+        return original(incident_id, event, expected_seq)
+
+    deps.store.append = append  # type: ignore[method-assign]
+    result = escalate.run(
+        {"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1", sleep=lambda s: None
+    )
+    assert result.incident_id == INCIDENT and len(deps.notifier.messages) == 1
+    assert deps.store.types(INCIDENT)[-1] == "escalated"  # pending: the Sweeper re-sends it if need be
 
 
 def test_escalation_message_has_links_reason_and_evidence():
@@ -752,9 +777,7 @@ def test_learning_disabled_or_already_learned_writes_nothing():
     rows_before = deps.qtable.all_rows()
     again = learned(deps)
     assert again.result.row_updates == 0
-    assert {k: v.version for k, v in deps.qtable.all_rows().items()} == {
-        k: v.version for k, v in rows_before.items()
-    }
+    assert deps.qtable.all_rows() == rows_before
     assert deps.store.types(INCIDENT).count("learned") == 1  # a retried Learn records nothing new
 
     off = make_deps()

@@ -87,6 +87,9 @@ class CloudWatchLogReader:
         return sorted(streams, key=lambda name: (name != job_run_id, "insights" not in name, name))
 
     def _read_stream(self, group: str, stream: str, budget: int, deadline: float) -> tuple[str, bool]:
+        """One stream from its head. GetLogEvents may return an empty page before the end of a stream;
+        the end is the page whose ``nextForwardToken`` is the token that was sent. The byte budget and the
+        deadline bound the pages read."""
         lines: list[str] = []
         size = 0
         token: str | None = None
@@ -109,6 +112,8 @@ class CloudWatchLogReader:
                 lines.append(message)
                 size += len(message) + 1
             next_token = page.get("nextForwardToken")
-            if not page.get("events") or next_token == token or time.monotonic() > deadline:
-                return "\n".join(lines), time.monotonic() > deadline
+            if not next_token or next_token == token:
+                return "\n".join(lines), False
+            if time.monotonic() > deadline:
+                return "\n".join(lines), True
             token = next_token

@@ -73,10 +73,14 @@ def _run(item: Mapping[str, Any]) -> JobRun:
 
 
 class GlueAdapter:
-    def __init__(self, client: Any | None = None, region: str = "", account_id: str = "") -> None:
+    def __init__(
+        self, client: Any | None = None, region: str = "", account_id: str = "", partition: str = ""
+    ) -> None:
         self.client: Any = client or boto3.client("glue")
         self.region = region or self.client.meta.region_name
         self.account_id = account_id
+        # aws, aws-cn or aws-us-gov: from the function's own ARN, else the partition of the client's region.
+        self.partition = partition or str(getattr(self.client.meta, "partition", "") or "aws")
 
     # -- read ------------------------------------------------------------------------------------
     def get_job(self, job_name: str) -> JobInfo:
@@ -86,7 +90,7 @@ class GlueAdapter:
             raise _translate(error, f"get job {job_name}") from error
         tags: dict[str, str] = {}
         if self.account_id:
-            arn = f"arn:aws:glue:{self.region}:{self.account_id}:job/{job_name}"
+            arn = f"arn:{self.partition}:glue:{self.region}:{self.account_id}:job/{job_name}"
             try:
                 tags = dict(self.client.get_tags(ResourceArn=arn).get("Tags") or {})
             except ClientError as error:
@@ -151,15 +155,29 @@ class GlueAdapter:
             raise _translate(error, f"start {job_name}", write=True) from error
 
     def restore_table_version(self, database: str, table: str, version_id: str) -> None:
-        """Glue has no restore call: write the old version's definition back as the new current one."""
+        """Glue has no restore call: write the old version's definition back as the new current one.
+
+        The write names the version read as current (``VersionId``, Glue's optimistic lock): if anything
+        (a crawler, an ETL job, a person) changes the table in between, Glue refuses the update instead of
+        selfheal overwriting that change, and the rollback fails with a ``RemediationError``.
+        """
+        what = f"restore {database}.{table} to version {version_id}"
+        current = ""
         try:
             old = self.client.get_table_version(DatabaseName=database, TableName=table, VersionId=version_id)
             definition = old["TableVersion"]["Table"]
             table_input = {k: definition[k] for k in _TABLE_INPUT_KEYS if k in definition}
-            self.client.update_table(DatabaseName=database, TableInput=table_input)
+            current = str(
+                self.client.get_table(DatabaseName=database, Name=table)["Table"].get("VersionId") or ""
+            )
+            locked = {"VersionId": current} if current else {}
+            self.client.update_table(DatabaseName=database, TableInput=table_input, **locked)
         except ClientError as error:
-            raise _translate(
-                error, f"restore {database}.{table} to version {version_id}", write=True
-            ) from error
+            if error.response.get("Error", {}).get("Code") == "ConcurrentModificationException":
+                raise RemediationError(
+                    f"{what}: {database}.{table} changed while selfheal restored it (it was at version "
+                    f"{current or 'unknown'}); the newer definition was not overwritten"
+                ) from error
+            raise _translate(error, what, write=True) from error
         except KeyError as error:  # moto raises a raw KeyError for a missing version
             raise RemediationError(f"{database}.{table} has no version {version_id}") from error

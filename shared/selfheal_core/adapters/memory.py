@@ -1,7 +1,7 @@
 """In-memory event log and Q-table: the simulator's stores, and the base of the test fakes.
 
 Same semantics as the SQLite and DynamoDB adapters: ``open`` is idempotent, ``append`` takes the
-expected sequence number or raises ``ConcurrentUpdateError``, Q-rows are versioned.
+expected sequence number or raises ``ConcurrentUpdateError``, a Q-update is applied once per update id.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from selfheal_core.adapters.clock import utc_now_iso
 from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
-from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.domain.learning import QRow, QUpdate
 from selfheal_core.errors import ConcurrentUpdateError
 
 
@@ -51,31 +51,51 @@ class MemoryEventStore:
         with self._lock:
             return list(self._events)
 
+    def open_incidents(self, opened_before: str, opened_after: str = "") -> list[str]:
+        """Incidents opened in [opened_after, opened_before) with no ``learned`` event, oldest first."""
+        with self._lock:
+            found = [
+                (events[0].at, incident_id)
+                for incident_id, events in self._events.items()
+                if events
+                and opened_after <= events[0].at < opened_before
+                and not any(e.kind == "learned" for e in events)
+            ]
+        return [incident_id for _, incident_id in sorted(found)]
+
 
 class MemoryQTableStore:
-    def __init__(self, rows: Mapping[str, QEntry] | None = None) -> None:
-        self._rows: dict[str, QEntry] = {k: _copy(v) for k, v in (rows or {}).items()}
+    """Q-rows as sums and the record of every update applied (kept for the store's lifetime)."""
+
+    def __init__(self, rows: Mapping[str, QRow] | None = None) -> None:
+        self._rows: dict[str, QRow] = dict(rows or {})
+        self._updates: dict[str, QUpdate] = {}
         self._lock = threading.Lock()
 
-    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
-        with self._lock:
-            return {k: _copy(self._rows[k]) for k in keys if k in self._rows}
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QRow]:
+        with self._lock:  # rows are immutable: no copy needed
+            return {k: self._rows[k] for k in keys if k in self._rows}
 
-    def all_rows(self) -> dict[str, QEntry]:
+    def all_rows(self) -> dict[str, QRow]:
         with self._lock:
-            return {k: _copy(v) for k, v in self._rows.items()}
+            return dict(self._rows)
 
-    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        with self._lock:  # one writer at a time: a read-modify-write cannot conflict
-            stored = self._rows.get(key)
-            base = stored if stored is not None else QEntry(initial.values, initial.visits, 0)
-            new = update(_copy(base))
-            self._rows[key] = new
-            return _copy(new)
+    def apply(self, update: QUpdate) -> bool:
+        with self._lock:  # the record and the row change together
+            if update.update_id in self._updates:
+                return False
+            self._updates[update.update_id] = update
+            self._rows[update.row] = self._rows.get(update.row, update.initial).plus(update)
+            return True
+
+    def install(self, key: str, row: QRow) -> None:
+        with self._lock:
+            self._rows[key] = row
+
+    def updates(self) -> list[QUpdate]:
+        """Every update record, in the order applied."""
+        with self._lock:
+            return list(self._updates.values())
 
     def __len__(self) -> int:
         return len(self._rows)
-
-
-def _copy(entry: QEntry) -> QEntry:
-    return QEntry(entry.values.copy(), entry.visits.copy(), entry.version, entry.applied)

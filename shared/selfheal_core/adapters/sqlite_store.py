@@ -1,7 +1,8 @@
 """Embedded SQLite backends for the event log and the Q-table (the local default).
 
-SQLite serialises writers, so appends take the next sequence number inside one transaction and Q-rows
-use the same version check as DynamoDB; the contract tests run against both backends.
+SQLite serialises writers, so appends take the next sequence number inside one transaction; a Q-update
+inserts its record and adds to its row's sums (``x = x + ?``) in one transaction, or does nothing if the
+record exists. The contract tests run against both backends.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from typing import Any
 
 from selfheal_core.adapters.clock import utc_now_iso
 from selfheal_core.domain.events import SCHEMA_VERSION, DomainEvent, IncidentEvent, Opened
-from selfheal_core.domain.qlearning import QEntry, RowUpdate
+from selfheal_core.domain.learning import ACTION_INDEX, N_ACTIONS, LearnerSettings, QCell, QRow, QUpdate
 from selfheal_core.errors import ConcurrentUpdateError
+from selfheal_core.vocabulary import ACTIONS
+
+# The event after which an incident needs nobody: its outcome has been learned.
+CLOSING_KIND = "learned"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident_events (
@@ -28,10 +33,32 @@ CREATE TABLE IF NOT EXISTS incident_events (
     v INTEGER,
     PRIMARY KEY (incident_id, seq)
 );
-CREATE TABLE IF NOT EXISTS q_rows (
-    state TEXT PRIMARY KEY,
-    row TEXT NOT NULL,
-    version INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS q_cells (
+    state TEXT NOT NULL,
+    action TEXT NOT NULL,
+    prior REAL NOT NULL,
+    prior_weight REAL NOT NULL,
+    prior_epoch INTEGER NOT NULL,
+    visits INTEGER NOT NULL,
+    PRIMARY KEY (state, action)
+);
+CREATE TABLE IF NOT EXISTS q_sums (
+    state TEXT NOT NULL,
+    action TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    weighted REAL NOT NULL,
+    PRIMARY KEY (state, action, epoch)
+);
+CREATE TABLE IF NOT EXISTS q_updates (
+    update_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target REAL NOT NULL,
+    seen INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    at TEXT NOT NULL
 );
 """
 
@@ -113,6 +140,17 @@ class SqliteEventStore:
         rows = self._db.execute(f"{_SELECT} WHERE incident_id=? ORDER BY seq", (incident_id,))
         return [_event(r) for r in rows]
 
+    def open_incidents(self, opened_before: str, opened_after: str = "") -> list[str]:
+        """Incidents opened in [opened_after, opened_before) (ISO-8601 UTC) whose log has no ``learned``
+        event, oldest first: what the Sweeper looks at."""
+        rows = self._db.execute(
+            "SELECT o.incident_id FROM incident_events o WHERE o.seq=0 AND o.at < ? AND o.at >= ? "
+            "AND NOT EXISTS (SELECT 1 FROM incident_events l WHERE l.incident_id=o.incident_id "
+            "AND l.type=?) ORDER BY o.at, o.incident_id",
+            (opened_before, opened_after, CLOSING_KIND),
+        )
+        return [str(r[0]) for r in rows]
+
     def incident_ids(self) -> list[str]:
         rows = self._db.execute(
             "SELECT incident_id FROM incident_events WHERE seq=0 ORDER BY at DESC, incident_id"
@@ -156,57 +194,137 @@ def _event(row: tuple[Any, ...]) -> IncidentEvent:
 
 
 class SqliteQTableStore:
-    def __init__(self, path: str | Path) -> None:
-        self._db = _Database(path)
+    """Q-rows as sums: a cell per (state, action) and its per-epoch sums, plus one record per update."""
 
-    def load_rows(self, keys: Iterable[str]) -> dict[str, QEntry]:
+    def __init__(self, path: str | Path, learning_rate: float = LearnerSettings.learning_rate) -> None:
+        self._db = _Database(path)
+        self._migrate(learning_rate)
+
+    def _migrate(self, learning_rate: float) -> None:
+        """A table written before rows were sums (``q_rows``: a JSON row and a version) is installed as it
+        stood, once, and dropped."""
+        with self._db.transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='q_rows'"
+            ).fetchone():
+                return
+            for state, row in conn.execute("SELECT state, row FROM q_rows").fetchall():
+                data = json.loads(row)
+                values = [float(data["values"][a.value]) for a in ACTIONS]
+                visits = [int(data["visits"][a.value]) for a in ACTIONS]
+                _put_row(conn, str(state), QRow.installed(values, visits, learning_rate))
+            conn.execute("DROP TABLE q_rows")
+
+    def load_rows(self, keys: Iterable[str]) -> dict[str, QRow]:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
-        rows = self._db.execute(f"SELECT state, row, version FROM q_rows WHERE state IN ({marks})", wanted)
-        return {str(s): _entry(row, version) for s, row, version in rows}
+        with self._db.transaction() as conn:  # cells and sums from one snapshot
+            cells = conn.execute(f"{_CELLS} WHERE state IN ({marks})", wanted).fetchall()
+            sums = conn.execute(f"{_SUMS} WHERE state IN ({marks}) ORDER BY epoch", wanted).fetchall()
+        return _rows(cells, sums)
 
-    def all_rows(self) -> dict[str, QEntry]:
-        rows = self._db.execute("SELECT state, row, version FROM q_rows")
-        return {str(s): _entry(row, version) for s, row, version in rows}
-
-    def read(self, key: str) -> QEntry | None:
-        return self.load_rows([key]).get(key)
-
-    def write_if_version(self, key: str, entry: QEntry, expected_version: int | None) -> bool:
-        """Conditional write: succeeds only if the stored version is still ``expected_version``."""
-        payload = json.dumps(entry.to_dict())
+    def all_rows(self) -> dict[str, QRow]:
         with self._db.transaction() as conn:
-            current = conn.execute("SELECT version FROM q_rows WHERE state=?", (key,)).fetchone()
-            stored = None if current is None else int(current[0])
-            if stored != expected_version:
-                return False
+            cells = conn.execute(_CELLS).fetchall()
+            sums = conn.execute(f"{_SUMS} ORDER BY epoch").fetchall()
+        return _rows(cells, sums)
+
+    def apply(self, update: QUpdate) -> bool:
+        with self._db.transaction() as conn:
+            inserted = conn.execute(
+                "INSERT INTO q_updates (update_id, state, action, target, seen, epoch, weight, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(update_id) DO NOTHING",
+                (
+                    update.update_id,
+                    update.row,
+                    update.action.value,
+                    update.target,
+                    update.seen,
+                    update.epoch,
+                    update.weight,
+                    utc_now_iso(),
+                ),
+            ).rowcount
+            if not inserted:
+                return False  # applied before: the record and its increments were committed together
+            _put_row(conn, update.row, update.initial, replace=False)
             conn.execute(
-                "INSERT INTO q_rows (state, row, version) VALUES (?, ?, ?) "
-                "ON CONFLICT(state) DO UPDATE SET row=excluded.row, version=excluded.version",
-                (key, payload, entry.version),
+                "UPDATE q_cells SET visits = visits + 1 WHERE state=? AND action=?",
+                (update.row, update.action.value),
             )
+            _add_sums(conn, update.row, update.action.value, update.epoch, update.weight, update.weighted)
         return True
 
-    def apply(self, key: str, update: RowUpdate, initial: QEntry) -> QEntry:
-        # SQLite serialises writers, so read-modify-write inside one IMMEDIATE transaction cannot conflict.
+    def install(self, key: str, row: QRow) -> None:
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT row, version FROM q_rows WHERE state=?", (key,)).fetchone()
-            base = _entry(row[0], row[1]) if row is not None else QEntry(initial.values, initial.visits, 0)
-            new = update(base)
-            conn.execute(
-                "INSERT INTO q_rows (state, row, version) VALUES (?, ?, ?) "
-                "ON CONFLICT(state) DO UPDATE SET row=excluded.row, version=excluded.version",
-                (key, json.dumps(new.to_dict()), new.version),
-            )
-        return new
+            _put_row(conn, key, row)
+
+    def update_records(self) -> list[dict[str, object]]:
+        """Every update record, in the order applied (for audit and tests)."""
+        rows = self._db.execute(
+            "SELECT update_id, state, action, target, seen, epoch, weight FROM q_updates ORDER BY rowid"
+        )
+        names = ("update_id", "row", "action", "target", "seen", "epoch", "weight")
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     def close(self) -> None:
         self._db.close()
 
 
-def _entry(row: str, version: int) -> QEntry:
-    entry = QEntry.from_dict(json.loads(row))
-    entry.version = int(version)
-    return entry
+_ACTION_INDEX = {action.value: index for action, index in ACTION_INDEX.items()}
+_CELLS = "SELECT state, action, prior, prior_weight, prior_epoch, visits FROM q_cells"
+_SUMS = "SELECT state, action, epoch, weight, weighted FROM q_sums"
+
+
+def _put_row(conn: sqlite3.Connection, key: str, row: QRow, replace: bool = True) -> None:
+    """Write ``row`` as the row ``key``: replacing it, or only if it does not exist (``replace=False``)."""
+    if replace:
+        conn.execute("DELETE FROM q_cells WHERE state=?", (key,))
+        conn.execute("DELETE FROM q_sums WHERE state=?", (key,))
+    elif conn.execute("SELECT 1 FROM q_cells WHERE state=? LIMIT 1", (key,)).fetchone():
+        return
+    for action, cell in zip(ACTIONS, row.cells, strict=True):
+        conn.execute(
+            "INSERT INTO q_cells (state, action, prior, prior_weight, prior_epoch, visits) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, action.value, cell.prior, cell.prior_weight, cell.prior_epoch, cell.visits),
+        )
+        for epoch, weight, weighted in cell.sums:
+            _add_sums(conn, key, action.value, epoch, weight, weighted)
+
+
+def _add_sums(
+    conn: sqlite3.Connection, key: str, action: str, epoch: int, weight: float, weighted: float
+) -> None:
+    conn.execute(
+        "INSERT INTO q_sums (state, action, epoch, weight, weighted) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(state, action, epoch) DO UPDATE SET "
+        "weight = weight + excluded.weight, weighted = weighted + excluded.weighted",
+        (key, action, epoch, weight, weighted),
+    )
+
+
+def _rows(cells: list[tuple[Any, ...]], sums: list[tuple[Any, ...]]) -> dict[str, QRow]:
+    by_cell: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    for state, action, epoch, weight, weighted in sums:  # ordered by epoch
+        by_cell.setdefault((str(state), str(action)), []).append((int(epoch), float(weight), float(weighted)))
+    found: dict[str, list[QCell | None]] = {}
+    for state, action, prior, prior_weight, prior_epoch, visits in cells:
+        index = _ACTION_INDEX.get(str(action))
+        if index is None:  # an action no longer in the vocabulary
+            continue
+        slots = found.setdefault(str(state), [None] * N_ACTIONS)
+        slots[index] = QCell(
+            float(prior),
+            float(prior_weight),
+            int(prior_epoch),
+            int(visits),
+            tuple(by_cell.get((str(state), str(action)), ())),
+        )
+    return {
+        state: QRow(tuple(c for c in slots if c is not None))
+        for state, slots in found.items()
+        if all(c is not None for c in slots)
+    }

@@ -48,7 +48,9 @@ from selfheal_core.classification.layers import (
     upstream,
 )
 from selfheal_core.classification.model import Model, Policy, shipped_model
+from selfheal_core.classification.regex_safety import UnsafePattern, check_pattern
 from selfheal_core.classification.result import Classification, checks_for
+from selfheal_core.domain.bounds import json_nesting_depth
 from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
 
 SIGNATURES_FILE = Path(__file__).with_name("signatures.json")
@@ -62,6 +64,7 @@ STRONG = 0.8  # a human-only hit at least this heavy wins outright
 MARGIN = 0.2  # two categories closer than this conflict
 MIN_WEIGHT = 0.5  # a winner lighter than this is not evidence enough
 MAX_WEIGHT = 2.0
+MAX_FILE_DEPTH = 32  # a signature file nests three levels; deeper JSON is refused before it is parsed
 
 _REQUIRED_FIELDS = ("id", "category", "pattern", "rationale", "example")
 _DIGITS = str.maketrans("", "", "0123456789")
@@ -93,10 +96,10 @@ MODEL_TAIL_LINES = 250
 # --------------------------------------------------------------------------- signatures
 
 
-def _signature_from_mapping(entry: object, where: str) -> Signature:
+def _signature_from_mapping(entry: object, where: str, operator: bool = False) -> Signature:
     if not isinstance(entry, Mapping):
         raise SignatureError(f"{where}: expected an object, got {type(entry).__name__}")
-    label = f"{where} (id {entry['id']!r})" if isinstance(entry.get("id"), str) else where
+    label = f"{where} (id {entry['id'][:80]!r})" if isinstance(entry.get("id"), str) else where
     for field in _REQUIRED_FIELDS:
         value = entry.get(field)
         if not isinstance(value, str) or not value.strip():
@@ -116,9 +119,15 @@ def _signature_from_mapping(entry: object, where: str) -> Signature:
         raise SignatureError(f"{label}: field 'weight' must be in (0, {MAX_WEIGHT}], got {raw_weight}")
     pattern = str(entry["pattern"])
     try:
+        if operator:  # before the example is searched: an unsafe pattern may never return from it
+            check_pattern(pattern, flags=re.IGNORECASE)
         compiled = re.compile(pattern, re.IGNORECASE)
     except re.error as error:
         raise SignatureError(f"{label}: pattern does not compile: {error}") from None
+    except UnsafePattern as error:
+        raise SignatureError(f"{label}: unsafe pattern, refused: {error}") from None
+    except RecursionError:
+        raise SignatureError(f"{label}: pattern is nested too deeply") from None
     example = str(entry["example"])
     if not compiled.search(example[:MAX_LINE_CHARS]):
         raise SignatureError(f"{label}: pattern does not match its own example")
@@ -132,13 +141,15 @@ def _signature_from_mapping(entry: object, where: str) -> Signature:
     )
 
 
-def _parse_entries(entries: object, source: str) -> list[Signature]:
+def _parse_entries(entries: object, source: str, operator: bool = True) -> list[Signature]:
+    """Operator entries (the default) also have their patterns checked for catastrophic backtracking
+    (``regex_safety.check_pattern``); the shipped ones are checked by a test instead."""
     if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
         raise SignatureError(f"{source}: expected a JSON list of signature objects")
     parsed: list[Signature] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
-        signature = _signature_from_mapping(entry, f"{source}: entry {index}")
+        signature = _signature_from_mapping(entry, f"{source}: entry {index}", operator)
         if signature.id in seen:
             raise SignatureError(f"{source}: entry {index}: duplicate id {signature.id!r}")
         seen.add(signature.id)
@@ -146,23 +157,31 @@ def _parse_entries(entries: object, source: str) -> list[Signature]:
     return parsed
 
 
-def _read_file(path: str | os.PathLike[str]) -> list[Signature]:
+def _read_file(path: str | os.PathLike[str], operator: bool = True) -> list[Signature]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as error:
         raise SignatureError(f"{path}: cannot read signature file: {error.strerror or error}") from None
     try:
-        data = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SignatureError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    try:
+        loaded = json.loads(text) if json_nesting_depth(text) <= MAX_FILE_DEPTH else None
     except json.JSONDecodeError as error:
         raise SignatureError(
             f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
-    return _parse_entries(data, str(path))
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise SignatureError(f"{path}: not valid JSON ({error})") from None
+    if loaded is None:
+        raise SignatureError(f"{path}: JSON nested more than {MAX_FILE_DEPTH} levels deep")
+    return _parse_entries(loaded, str(path), operator)
 
 
 @functools.cache
 def _shipped() -> tuple[Signature, ...]:
-    return tuple(_read_file(SIGNATURES_FILE))
+    return tuple(_read_file(SIGNATURES_FILE, operator=False))
 
 
 def load_signatures(
@@ -577,4 +596,10 @@ def classifier_with(extra: Sequence[Mapping[str, Any]] | None) -> Classifier:
     """
     if not extra:
         return _default_classifier()
-    return _classifier_for(json.dumps(list(extra), sort_keys=True))
+    if not isinstance(extra, Sequence) or isinstance(extra, str | bytes):
+        raise SignatureError("operator signatures: expected a list of signature objects")
+    try:
+        key = json.dumps(list(extra), sort_keys=True)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise SignatureError(f"operator signatures: not JSON data ({error})") from None
+    return _classifier_for(key)

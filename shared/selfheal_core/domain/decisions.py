@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from selfheal_core.domain.events import Gated, Proposed
 from selfheal_core.domain.incident import Attempt, IncidentState, Outcome
-from selfheal_core.domain.qlearning import ACTION_INDEX, QLearningPolicy, Transition, state_key
+from selfheal_core.domain.learning import ACTION_INDEX, Transition, state_key
 from selfheal_core.domain.reward import RewardWeights, StepOutcome, step_reward
 from selfheal_core.domain.rules import rule_action
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
 from selfheal_core.vocabulary import GLUE_ACTIONS, Action
+
+if TYPE_CHECKING:  # numpy is loaded by the functions that learn or propose, not by the others
+    import numpy as np
+
+    from selfheal_core.domain.qlearning import QLearningPolicy
 
 LEARNED = "learned"
 RULES = "rules"
@@ -26,6 +30,8 @@ POLICIES = (LEARNED, RULES)
 
 def exploration_rng(incident_id: str, attempt: int, seed: str) -> np.random.Generator:
     """Exploration is reproducible per incident and attempt: a replay makes the same choices."""
+    import numpy as np
+
     digest = hashlib.sha256(f"{seed}\x00{incident_id}\x00{attempt}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 

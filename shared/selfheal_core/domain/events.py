@@ -298,17 +298,26 @@ class Validated(DomainEvent):
 
 @dataclass(frozen=True)
 class Escalated(DomainEvent):
+    """A human must be told (recorded before the message is published). ``notification_id`` is the
+    message's dedupe key, in the log before anything is sent: every publish of this escalation (a retried
+    Escalate, the Sweeper) carries the same key, so a subscriber can drop a repeat. ``source`` is
+    ``sweeper`` when the Sweeper closed an incident its execution left open."""
+
     kind: ClassVar[str] = "escalated"
     reason: str
     notification_id: str = ""
     await_human: bool = False
+    source: str = ""
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "reason": self.reason,
             "notification_id": self.notification_id,
             "await_human": self.await_human,
         }
+        if self.source:
+            data["source"] = self.source
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Escalated:
@@ -316,6 +325,7 @@ class Escalated(DomainEvent):
             reason=str(data.get("reason", "")),
             notification_id=str(data.get("notification_id") or ""),
             await_human=bool(data.get("await_human", False)),
+            source=str(data.get("source") or ""),
         )
 
 

@@ -4,93 +4,64 @@ The state is what the agent really sees (category, risk, attempt, drift and bad-
 previous attempt did). Values are kept twice: in a shared row and in a per-job row; a job's own row is
 used once it has ``job_min_visits`` visits, so job-specific remedies are learned without letting the table
 grow with jobs that fail rarely. Exploration happens only among actions the gate allows (the mask).
+
+The settings, the state keys, transitions and the stored form of a row are numpy-free
+(``domain.learning``, re-exported here); this module is what only Propose and Learn import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from selfheal_core.domain.context import DecisionContext
+from selfheal_core.domain.learning import (
+    ACTION_INDEX,
+    JOB_SEPARATOR,
+    N_ACTIONS,
+    LearnerSettings,
+    QRow,
+    Transition,
+    bucket_bad_records,
+    job_state_key,
+    state_key,
+    step_size,
+)
 from selfheal_core.domain.rules import rule_action
 from selfheal_core.vocabulary import ACTIONS, Action
+
+__all__ = [
+    "ACTION_INDEX",
+    "JOB_SEPARATOR",
+    "N_ACTIONS",
+    "LearnerSettings",
+    "QEntry",
+    "QLearningPolicy",
+    "QTable",
+    "Transition",
+    "bucket_bad_records",
+    "job_state_key",
+    "state_key",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int_]
 
-N_ACTIONS = len(ACTIONS)
-ACTION_INDEX: dict[Action, int] = {a: i for i, a in enumerate(ACTIONS)}
-JOB_SEPARATOR = "::"
-
-
-@dataclass(frozen=True)
-class LearnerSettings:
-    # Floor of the step size. Before it, a row's action is a running average of its outcomes and the
-    # prior (step 1 / (n + 2)), so a single unlucky run does not bury an action; the floor keeps
-    # tracking remedies that stop working.
-    learning_rate: float = 0.1
-    # Episodes are a few attempts long and rewards are hours: undiscounted, so the return is exactly
-    # minus the incident's cost (a discount would make handing over to a human later look cheaper).
-    discount_factor: float = 1.0
-    # Random exploration (on top of the optimism below). 0.05 cost up to 1.5 points of automated
-    # resolution on the default scenario for no gain elsewhere; benchmarks/run_targets.py measures it.
-    epsilon: float = 0.02
-    epsilon_min: float = 0.01
-    # Visits (of the row in use) after which the exploration rate has halved.
-    epsilon_half_life_visits: float = 40.0
-    # A job's own value of an action is used once the job has tried that action this many times.
-    job_min_visits: int = 5
-    # Value of ``escalate`` before any outcome: as bad as handing the incident to a human (hours, negative).
-    initial_value: float = -20.0
-    # An automated action never tried in a state starts at (1 - untried_optimism) x initial_value: better
-    # than a human, so once the known actions look worse than that, each untried one is tried once.
-    untried_optimism: float = 0.25
-    # The rulebook's action starts this much better, so an untrained table behaves like the rules.
-    prior_bonus: float = 1.0
-
-
-def bucket_bad_records(fraction: float | None) -> str:
-    if fraction is None or fraction <= 0.0:
-        return "none"
-    if fraction <= 0.01:
-        return "trace"
-    if fraction <= 0.10:
-        return "some"
-    return "many"
-
-
-def state_key(ctx: DecisionContext) -> str:
-    """The shared state: a readable, bounded string (10 categories x 3 risks x 3 attempts x ...)."""
-    previous = ctx.previous_action.value if ctx.previous_action else "none"
-    return "|".join(
-        (
-            ctx.category.value,
-            f"risk={ctx.risk}",
-            f"attempt={min(ctx.attempt, 3)}",
-            f"drift={'yes' if ctx.drift else 'no'}",
-            f"bad={bucket_bad_records(ctx.bad_record_fraction)}",
-            f"prev={previous}",
-        )
-    )
-
-
-def job_state_key(ctx: DecisionContext) -> str:
-    return f"{ctx.job_name}{JOB_SEPARATOR}{state_key(ctx)}"
-
 
 @dataclass
 class QEntry:
-    """One row of the table, with the version used for optimistic concurrency."""
+    """One row as the policy computes with it: a value and a visit count per action.
+
+    The stores keep a row as sums (``domain.learning.QRow``); ``from_row`` is what the policy reads.
+    ``version`` counts the updates the row has had (its total visits), for display and tests only."""
 
     values: FloatArray
     visits: IntArray
     version: int = 0
-    # Markers of the last updates applied to this row, so a retried Learn never applies one twice.
-    applied: tuple[str, ...] = ()
 
     @classmethod
     def initial(cls, ctx: DecisionContext, settings: LearnerSettings) -> QEntry:
@@ -99,26 +70,33 @@ class QEntry:
         values[ACTION_INDEX[rule_action(ctx)]] += settings.prior_bonus
         return cls(values=values, visits=np.zeros(N_ACTIONS, dtype=int))
 
+    @classmethod
+    def from_row(cls, row: QRow) -> QEntry:
+        visits = np.array(row.visits, dtype=int)
+        return cls(values=np.array(row.values, dtype=float), visits=visits, version=int(visits.sum()))
+
+    def to_row(self, settings: LearnerSettings) -> QRow:
+        """The stored form of this row: it keeps learning at the pace its visits set."""
+        return QRow.installed(
+            [float(v) for v in self.values], [int(n) for n in self.visits], settings.learning_rate
+        )
+
     @property
     def total_visits(self) -> int:
         return int(self.visits.sum())
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return {
             "values": {a.value: float(self.values[i]) for a, i in ACTION_INDEX.items()},
             "visits": {a.value: int(self.visits[i]) for a, i in ACTION_INDEX.items()},
             "version": self.version,
         }
-        if self.applied:
-            data["applied"] = list(self.applied)
-        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QEntry:
         values = np.array([float(data["values"][a.value]) for a in ACTIONS])
         visits = np.array([int(data["visits"][a.value]) for a in ACTIONS])
-        applied = tuple(str(marker) for marker in data.get("applied", ()))
-        return cls(values=values, visits=visits, version=int(data.get("version", 0)), applied=applied)
+        return cls(values=values, visits=visits, version=int(data.get("version", 0)))
 
 
 class QTable:
@@ -126,6 +104,11 @@ class QTable:
 
     def __init__(self, rows: Mapping[str, QEntry] | None = None) -> None:
         self.rows: dict[str, QEntry] = dict(rows or {})
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, QRow]) -> QTable:
+        """The table of rows a store returned."""
+        return cls({key: QEntry.from_row(row) for key, row in rows.items()})
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -144,33 +127,6 @@ class QTable:
     def put(self, key: str, entry: QEntry) -> None:
         """Replace a row by a fresher copy (what a store wrote), so later targets read it."""
         self.rows[key] = entry
-
-
-@dataclass(frozen=True)
-class Transition:
-    state: DecisionContext
-    action: Action
-    reward: float
-    next_state: DecisionContext | None = None  # None: the incident ended
-    next_allowed: tuple[Action, ...] = field(default_factory=tuple)
-
-
-# A row update that can be re-applied to a fresher copy of the row (optimistic-concurrency retry).
-RowUpdate = Callable[[QEntry], QEntry]
-APPLIED_MEMORY = 64
-
-
-def once(update: RowUpdate, marker: str) -> RowUpdate:
-    """``update``, applied at most once per row: a row that already carries ``marker`` is left as it is."""
-
-    def apply(row: QEntry) -> QEntry:
-        if marker in row.applied:
-            return row
-        new = update(row)
-        new.applied = (*row.applied, marker)[-APPLIED_MEMORY:]
-        return new
-
-    return apply
 
 
 class QLearningPolicy:
@@ -208,8 +164,15 @@ class QLearningPolicy:
             raise ValueError("the safety mask allows no action; escalate must always be allowed")
         values = self.q_values(ctx)
         preferred = rule_action(ctx)
+
+        def value(action: Action) -> float:
+            # A NaN (a corrupt row) compares false with everything, so max() would keep whichever came
+            # first: rank it below every number instead.
+            v = float(values[ACTION_INDEX[action]])
+            return -np.inf if np.isnan(v) else v
+
         # Ties go to the rulebook's action, then to vocabulary order: deterministic and explainable.
-        return max(allowed, key=lambda a: (values[ACTION_INDEX[a]], a is preferred, -ACTION_INDEX[a]))
+        return max(allowed, key=lambda a: (value(a), a is preferred, -ACTION_INDEX[a]))
 
     def select_action(self, ctx: DecisionContext, allowed: Sequence[Action], explore: bool = True) -> Action:
         """Epsilon-greedy among ``allowed`` only: a masked action is never chosen."""
@@ -227,23 +190,6 @@ class QLearningPolicy:
         best_next = max(next_values[ACTION_INDEX[a]] for a in transition.next_allowed)
         return transition.reward + self.settings.discount_factor * float(best_next)
 
-    def row_updates(self, transition: Transition) -> dict[str, RowUpdate]:
-        """The updates one transition makes, keyed by row; each re-applies cleanly to a fresher row."""
-        target = self.target(transition)
-        index = ACTION_INDEX[transition.action]
-        floor = self.settings.learning_rate
-
-        def update(row: QEntry) -> QEntry:
-            values = row.values.copy()
-            visits = row.visits.copy()
-            # Step size from the row being written (the fresher copy after a version conflict).
-            alpha = max(floor, 1.0 / (int(visits[index]) + 2))
-            values[index] += alpha * (target - values[index])
-            visits[index] += 1
-            return QEntry(values=values, visits=visits, version=row.version + 1)
-
-        return {state_key(transition.state): update, job_state_key(transition.state): update}
-
     def update(self, transition: Transition) -> float:
         """Apply one Q-update to the in-memory table; returns the TD error on the shared row."""
         shared_key = state_key(transition.state)
@@ -252,10 +198,19 @@ class QLearningPolicy:
                 ACTION_INDEX[transition.action]
             ]
         )
-        td_error = self.target(transition) - before
-        for key, apply in self.row_updates(transition).items():
-            self.table.put(key, apply(self.table.row(key, transition.state, self.settings)))
-        return td_error
+        target = self.target(transition)
+        index = ACTION_INDEX[transition.action]
+        for key in (shared_key, job_state_key(transition.state)):
+            row = self.table.row(key, transition.state, self.settings)
+            values, visits = row.values.copy(), row.visits.copy()
+            # The serial form of the stores' weighted mean (domain.learning): the same values, one
+            # update at a time.
+            values[index] += step_size(int(visits[index]), self.settings.learning_rate) * (
+                target - values[index]
+            )
+            visits[index] += 1
+            self.table.put(key, QEntry(values=values, visits=visits, version=row.version + 1))
+        return target - before
 
     def learn_episode(self, transitions: Iterable[Transition]) -> list[float]:
         """Updates from the last step backwards, so the outcome reaches the first decision at once."""

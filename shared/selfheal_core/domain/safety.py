@@ -7,6 +7,7 @@ explores within, so the mask and the veto can never disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,7 +71,7 @@ def _human_only_category(action: Action, ctx: DecisionContext, s: SafetySettings
 
 def _low_confidence(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
     """Rule: no automated action on a diagnosis the classifier itself doubts."""
-    return ctx.confidence < s.min_confidence
+    return not ctx.confidence >= s.min_confidence  # written so that a NaN confidence fires it
 
 
 def _rollback_needs_drift(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
@@ -78,11 +79,19 @@ def _rollback_needs_drift(action: Action, ctx: DecisionContext, s: SafetySetting
     return action is Action.ROLLBACK and not (ctx.drift and ctx.rollback_available)
 
 
+def _measured(fraction: float | None) -> float | None:
+    """The bad-record fraction if it is a measurement; NaN or a negative value is none (a NaN compares
+    false with every threshold, so it would otherwise pass them all)."""
+    if fraction is None or math.isnan(fraction) or fraction < 0.0:
+        return None
+    return fraction
+
+
 def _quarantine_fraction(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
     """Rule: quarantine only a measured, small fraction of bad records."""
     if action is not Action.QUARANTINE:
         return False
-    fraction = ctx.bad_record_fraction
+    fraction = _measured(ctx.bad_record_fraction)
     return fraction is None or fraction <= 0.0 or fraction > s.max_quarantine_fraction
 
 
@@ -96,7 +105,7 @@ def _no_rerun_on_bad_records(action: Action, ctx: DecisionContext, s: SafetySett
     nor over a data-quality failure whose share of bad records nobody measured."""
     if action not in RERUN_ACTIONS:
         return False
-    fraction = ctx.bad_record_fraction
+    fraction = _measured(ctx.bad_record_fraction)
     if fraction is None:
         return ctx.category is Category.DATA_QUALITY
     return fraction > s.max_rerun_bad_fraction

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# Glue run states (``JobRunState``) of a run that has not ended yet.
+RUN_IN_PROGRESS = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
+# The only end state Glue restarts by itself, up to the job's MaxRetries: the AWS Glue guide's job
+# properties say jobs that reach their timeout are not restarted (TIMEOUT), and an ERROR run is a trigger
+# that named a deleted job.
+RESTARTED_BY_GLUE = frozenset({"FAILED"})
+
 
 class TriggerKind(StrEnum):
     JOB_STATE_CHANGE = "job_state_change"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selfheal_core.domain.decisions import LearningTerms
-from selfheal_core.domain.qlearning import LearnerSettings
+from selfheal_core.domain.learning import LearnerSettings
 from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.domain.windows import (

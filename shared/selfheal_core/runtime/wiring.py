@@ -9,7 +9,15 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.diagnosis import Classify
 from selfheal_core.domain.safety import SafetySettings
-from selfheal_core.ports import EventStore, GlueActions, LogReader, Notifier, QTableStore, SettingsSource
+from selfheal_core.ports import (
+    AuditSink,
+    EventStore,
+    GlueActions,
+    LogReader,
+    Notifier,
+    QTableStore,
+    SettingsSource,
+)
 from selfheal_core.runtime.config import Config
 
 
@@ -73,9 +81,9 @@ class _NoNotifier:
         return ""
 
 
-def build(config: Config, account_id: str = "") -> Dependencies:
+def build(config: Config, account_id: str = "", partition: str = "") -> Dependencies:
     # Imported here so that a handler test passing fakes never imports boto3-backed modules it does not use.
-    from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
+    from selfheal_core.adapters.audit import DirectoryAuditSink, S3AuditSink
     from selfheal_core.adapters.cloudwatch_logs import CloudWatchLogReader
     from selfheal_core.adapters.glue import GlueAdapter
     from selfheal_core.adapters.notify import SnsNotifier
@@ -92,20 +100,40 @@ def build(config: Config, account_id: str = "") -> Dependencies:
 
         store = DynamoDbEventStore(config.events_table)
         qtable = DynamoDbQTableStore(config.q_table)
+    sink: AuditSink | None = None
     if config.audit_bucket:
-        store = AuditedEventStore(store, S3AuditSink(config.audit_bucket))
+        sink = S3AuditSink(config.audit_bucket)
     elif config.audit_dir:
-        store = AuditedEventStore(store, DirectoryAuditSink(Path(config.audit_dir)))
+        sink = DirectoryAuditSink(Path(config.audit_dir))
     return Dependencies(
         config=config,
-        store=store,
+        store=guarded_store(store, sink),
         qtable=qtable,
-        glue=GlueAdapter(account_id=account_id),
+        glue=GlueAdapter(account_id=account_id, partition=partition),
         logs=CloudWatchLogReader(max_bytes=config.log_max_bytes, max_seconds=config.log_max_seconds),
-        notifier=SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier(),
+        notifier=guarded_notifier(SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier()),
         settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
     )
+
+
+def guarded_store(store: EventStore, sink: AuditSink | None = None) -> EventStore:
+    """The event store every handler uses: ``RedactingEventStore(AuditedEventStore(store, sink))``.
+
+    Redaction is outermost so the log *and* the audit copy receive the same redacted, capped event
+    (see ``adapters/redacting.py`` for why there and not in the record serialisation).
+    """
+    from selfheal_core.adapters.audit import AuditedEventStore
+    from selfheal_core.adapters.redacting import RedactingEventStore
+
+    return RedactingEventStore(AuditedEventStore(store, sink) if sink is not None else store)
+
+
+def guarded_notifier(notifier: Notifier) -> Notifier:
+    """The notifier every handler uses: subject and message redacted and bounded before sending."""
+    from selfheal_core.adapters.redacting import RedactingNotifier
+
+    return RedactingNotifier(notifier)
 
 
 def _parameter(name: str, max_age: int) -> SettingsSource:
@@ -115,13 +143,15 @@ def _parameter(name: str, max_age: int) -> SettingsSource:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(config: Config, account_id: str) -> Dependencies:
-    return build(config, account_id)
+def _cached(config: Config, account_id: str, partition: str) -> Dependencies:
+    return build(config, account_id, partition)
 
 
 def default_dependencies(context: Any) -> Dependencies:
-    """The real adapters for this Lambda container; the account id comes from the invoked ARN."""
+    """The real adapters for this Lambda container; the partition (aws, aws-cn, aws-us-gov) and the
+    account id come from the invoked ARN, ``arn:<partition>:lambda:<region>:<account>:function:<name>``."""
     arn = str(getattr(context, "invoked_function_arn", "") or "")
     parts = arn.split(":")
+    partition = parts[1] if len(parts) > 4 else ""
     account_id = parts[4] if len(parts) > 4 else ""
-    return _cached(Config.from_env(), account_id)
+    return _cached(Config.from_env(), account_id, partition)

@@ -1,9 +1,13 @@
-"""Diagnose (read-only): open the incident once per failed run, gather evidence, classify, detect drift."""
+"""Diagnose (read-only): open the incident once per failed run, gather evidence, classify, detect drift.
+
+A run that is still going (a Data Quality result is published mid-run) is not diagnosed yet: Diagnose
+reports ``run_in_progress`` and the state machine calls it again after a wait, up to ``RunWait.max_checks``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +18,11 @@ from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import Diagnosed, Opened
 from selfheal_core.domain.evidence import bad_record_fraction
 from selfheal_core.domain.incident import incident_id_for
-from selfheal_core.domain.trigger import Trigger, TriggerKind
+from selfheal_core.domain.trigger import RESTARTED_BY_GLUE, RUN_IN_PROGRESS, Trigger, TriggerKind
 from selfheal_core.domain.windows import BusinessHours, Interval, in_freeze_window
-from selfheal_core.errors import ReadError
+from selfheal_core.errors import ReadError, RunInProgressError
 from selfheal_core.job_contract import ATTEMPT_ARGUMENT, TABLES_ARGUMENT
-from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, LogRead, LogReader
+from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, JobRun, LogRead, LogReader
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Category
 
@@ -108,19 +112,39 @@ def gather_evidence(
     return evidence, log
 
 
-def handled_elsewhere(trigger: Trigger, glue: GlueCatalog) -> str | None:
-    """Why this failed run is not a new incident, if it is not: a run selfheal itself started belongs to
-    the incident that started it (its Validate sees the failure), and a run Glue will retry by itself
-    (attempt below the job's MaxRetries) is not over yet."""
-    if trigger.kind is not TriggerKind.JOB_STATE_CHANGE:
-        return None
+@dataclass(frozen=True)
+class RunWait:
+    """How Diagnose waits for a run that is still going (a Data Quality result can arrive mid-run): the
+    state machine calls it again ``poll_seconds`` later, and after ``max_checks`` looks it stops waiting."""
+
+    poll_seconds: int = 60
+    max_checks: int = 120
+    checks_so_far: int = 0  # from the previous in-progress result; 0 on the first call
+
+
+def read_run(trigger: Trigger, glue: GlueCatalog) -> JobRun | None:
     try:
-        run = glue.get_job_run(trigger.job_name, trigger.job_run_id)
+        return glue.get_job_run(trigger.job_name, trigger.job_run_id)
     except ReadError:
         return None  # an unreadable run is diagnosed (and escalated) like any other
+
+
+def handled_elsewhere(trigger: Trigger, glue: GlueCatalog, run: JobRun | None) -> str | None:
+    """Why this run is not a new incident, if it is not.
+
+    - A run selfheal itself started belongs to the incident that started it, whichever event reports it
+      (its FAILED state change or a Data Quality result): that incident's Validate judges the run, within
+      that incident's attempt budget, so a second incident would only start a second budget.
+    - A FAILED run that Glue restarts by itself (attempt below the job's MaxRetries) is not over yet. Glue
+      restarts FAILED runs only: a TIMEOUT or ERROR run is over, whatever MaxRetries says.
+    """
+    if run is None:
+        return None
     marker = run.arguments.get(ATTEMPT_ARGUMENT)
     if marker:
         return f"a run selfheal started for {marker.split('#')[0]}, whose execution validates it"
+    if run.state not in RESTARTED_BY_GLUE:
+        return None
     try:
         max_retries = glue.get_job(trigger.job_name).max_retries
     except ReadError:
@@ -139,14 +163,17 @@ def run(
     logs: LogReader,
     classify: Classify,
     windows: ChangeWindows | None = None,
+    wait: RunWait | None = None,
 ) -> DiagnoseResult:
     incident_id = incident_id_for(trigger.job_name, trigger.job_run_id)
+    wait = wait or RunWait()
 
     def duplicate(reason: str) -> DiagnoseResult:
         job, run_id = trigger.job_name, trigger.job_run_id
         return DiagnoseResult(incident_id, job, run_id, duplicate=True, reason=reason)
 
-    reason = handled_elsewhere(trigger, glue)
+    failed_run = read_run(trigger, glue)
+    reason = handled_elsewhere(trigger, glue, failed_run)
     if reason is not None:
         return duplicate(reason)
     opened = Opened(trigger.job_name, trigger.job_run_id, execution_id, raw_event)
@@ -156,16 +183,41 @@ def run(
         # At-least-once delivery: another execution already owns this failed run.
         return duplicate(f"execution {owner} owns this failed run")
 
+    # Checked at every call, a retried one too: nothing is proposed while the run is still going (a Data
+    # Quality result is published before its run ends). The incident is opened first, so the run's own
+    # FAILED event, when it comes, is a duplicate of this execution.
+    still_going = None
+    if failed_run is not None and failed_run.state in RUN_IN_PROGRESS:
+        checks = wait.checks_so_far + 1
+        if checks < wait.max_checks:
+            return DiagnoseResult(
+                incident_id,
+                trigger.job_name,
+                trigger.job_run_id,
+                duplicate=False,
+                run_in_progress=True,
+                in_progress_checks=checks,
+                poll_seconds=wait.poll_seconds,
+            )
+        still_going = (
+            f"run {trigger.job_run_id} of {trigger.job_name} is still {failed_run.state} after {checks} "
+            f"checks {wait.poll_seconds} s apart; selfheal does not act on a run that is still going"
+        )
+
     def diagnose_once() -> Diagnosis:
         state = load_state(store, incident_id)
         if state.diagnosis is not None:  # a retried Diagnose: the diagnosis stands
             return state.diagnosis
         evidence, log = gather_evidence(trigger, glue, logs, windows)
+        if still_going:
+            evidence = replace(evidence, notes=(*evidence.notes, still_going))
         diagnosis = diagnose(evidence, classify)
         store.append(incident_id, Diagnosed(diagnosis, log.sources, log.truncated), state.next_seq)
         return diagnosis
 
     diagnosis = retry_on_conflict(diagnose_once)
+    if still_going:  # the diagnosis is recorded for the human the escalation goes to
+        raise RunInProgressError(still_going)
     return DiagnoseResult(
         incident_id,
         trigger.job_name,

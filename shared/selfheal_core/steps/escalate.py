@@ -1,21 +1,45 @@
-"""Escalate: tell a human what happened, why selfheal stopped, and where to look."""
+"""Escalate: tell a human what happened, why selfheal stopped, and where to look.
+
+Exactly one escalation message per escalation, as far as the sender can know:
+- ``escalated`` is recorded first, with the message's dedupe key (``<incident>:escalation:<seq>``); the
+  message carries the key;
+- ``notified`` is recorded after the publish; a retried Escalate that finds it publishes nothing, and one
+  that finds the escalation still pending publishes it again under the same key;
+- once the publish has succeeded, failing to record ``notified`` does not fail the step (a retry would
+  publish a second time): the incident keeps a pending notification, which the Sweeper re-sends, under the
+  same key, only if the execution then ends without closing the incident.
+A publish whose response is lost (a read timeout) cannot be told from one that failed: it is retried under
+the same key, so a repeat is recognisable (SNS standard topics deliver at least once anyway).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import EscalateResult
 from selfheal_core.domain.events import Escalated, Notified, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.trigger import Trigger
+from selfheal_core.errors import ConcurrentUpdateError, RetryableError
 from selfheal_core.ports import EventStore, Notifier
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
 UNKNOWN_JOB = "unknown-job"
+# Tries at recording ``notified`` after a successful publish, and the pause between them (seconds).
+RECORD_TRIES = 3
+RECORD_PAUSE = 0.2
+
+
+def dedupe_key(incident_id: str, seq: int) -> str:
+    """The key of the escalation recorded at ``seq``: in the log before the message is sent."""
+    return f"{incident_id}:escalation:{seq}"
 
 
 def ensure_incident(workflow_state: Mapping[str, Any], trigger: Trigger | None, store: EventStore) -> str:
@@ -65,11 +89,14 @@ def links(state: IncidentState, region: str) -> dict[str, str]:
     return result
 
 
-def message_for(state: IncidentState, reason: str, region: str, await_human: bool) -> dict[str, Any]:
+def message_for(
+    state: IncidentState, reason: str, region: str, await_human: bool, key: str = ""
+) -> dict[str, Any]:
     diagnosis = state.diagnosis
     attempt = state.current_attempt
     return {
         "incident_id": state.incident_id,
+        "dedupe_key": key,
         "job_name": state.job_name,
         "job_run_id": state.job_run_id,
         "category": diagnosis.category.value if diagnosis else "unknown",
@@ -97,22 +124,26 @@ def run(
     await_human: bool,
     human_timeout_seconds: int,
     region: str,
+    reason: str | None = None,
+    source: str = "",
+    sleep: Callable[[float], None] = time.sleep,
 ) -> EscalateResult:
+    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own)."""
     incident_id = ensure_incident(workflow_state, trigger, store)
     error = workflow_state.get("error")
 
     def record_once() -> tuple[IncidentState, Escalated | None]:
         """The escalation, recorded before anything is sent; None when it was already delivered."""
         state = load_state(store, incident_id)
-        if state.last_kind == Notified.kind:
+        if state.last_kind == Notified.kind and reason is None:
             return state, None  # a retried Escalate whose response was lost: nothing new to say
-        if state.notification_pending and state.last_kind == Escalated.kind:
+        if state.notification_pending:
             return state, _last_escalation(store, incident_id)  # recorded, not yet sent
-        reason = reason_for(error if isinstance(error, Mapping) else None, state)
+        why = reason or reason_for(error if isinstance(error, Mapping) else None, state)
         attempt = state.current_attempt
         # Waiting for the next scheduled run is a notice, not a request for a decision.
         wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
-        escalated = Escalated(reason, "", wait)
+        escalated = Escalated(why, dedupe_key(incident_id, state.next_seq), wait, source)
         return evolve(state, store.append(incident_id, escalated, state.next_seq)), escalated
 
     state, escalated = retry_on_conflict(record_once)
@@ -121,13 +152,44 @@ def run(
     else:
         category = state.diagnosis.category.value if state.diagnosis else "unknown"
         subject = f"selfheal: {state.job_name} needs a human ({category})"
+        key = escalated.notification_id or dedupe_key(incident_id, state.last_seq)
         message_id = notifier.publish(
-            subject, message_for(state, escalated.reason, region, escalated.await_human)
+            subject, message_for(state, escalated.reason, region, escalated.await_human, key)
         )
-        retry_on_conflict(
-            lambda: store.append(incident_id, Notified(message_id), load_state(store, incident_id).next_seq)
-        )
+        _record_notified(store, incident_id, message_id, sleep)
     return EscalateResult(incident_id, escalated.reason, escalated.await_human, human_timeout_seconds)
+
+
+def _record_notified(
+    store: EventStore, incident_id: str, message_id: str, sleep: Callable[[float], None]
+) -> bool:
+    """Record a publish that succeeded. Failing here must not fail the step: its retry would publish the
+    same escalation again. What is not recorded stays a pending notification (see the module docstring)."""
+    from selfheal_core.runtime.observability import logger
+
+    for attempt in range(RECORD_TRIES):
+        try:
+            retry_on_conflict(
+                lambda: store.append(
+                    incident_id, Notified(message_id), load_state(store, incident_id).next_seq
+                )
+            )
+            return True
+        except (RetryableError, ConcurrentUpdateError, OSError) as error:
+            if attempt == RECORD_TRIES - 1:
+                logger.error(
+                    "escalation published but not recorded as notified",
+                    extra={"incident_id": incident_id, "message_id": message_id, "error": str(error)},
+                )
+                return False
+            sleep(RECORD_PAUSE * (attempt + 1))
+        except (ClientError, BotoCoreError) as error:  # e.g. AccessDenied: the human was told all the same
+            logger.error(
+                "escalation published but not recorded as notified",
+                extra={"incident_id": incident_id, "message_id": message_id, "error": type(error).__name__},
+            )
+            return False
+    return False  # pragma: no cover - the loop always returns
 
 
 def _last_escalation(store: EventStore, incident_id: str) -> Escalated:

@@ -26,6 +26,13 @@ from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 # Arguments Glue manages itself (refused or meaningless on StartJobRun), and selfheal's own markers of an
 # earlier attempt (a stale quarantine path would turn a plain retry into a quarantine run).
 _RESERVED_PREFIXES = ("--JOB_", "--job-bookmark-option-from", "--selfheal-")
+# A Glue workflow passes these to the runs it starts; a re-run outside the workflow must not claim to be
+# part of that workflow run (the job would read or write the workflow run's properties).
+_RESERVED_ARGUMENTS = frozenset({"--WORKFLOW_NAME", "--WORKFLOW_RUN_ID"})
+
+
+def _inherited(name: str) -> bool:
+    return not name.startswith(_RESERVED_PREFIXES) and name not in _RESERVED_ARGUMENTS
 
 
 def _rollback(state: IncidentState, glue: GlueActions) -> tuple[RestoredTable, ...]:
@@ -106,7 +113,7 @@ def _start(
         return state, replace(executed, job_run_id=run_id, reattached=True)
 
     failed = glue.get_job_run(state.job_name, state.job_run_id)
-    arguments = {k: v for k, v in failed.arguments.items() if not k.startswith(_RESERVED_PREFIXES)}
+    arguments = {k: v for k, v in failed.arguments.items() if _inherited(k)}
     arguments[ATTEMPT_ARGUMENT] = marker
     arguments[ACTION_ARGUMENT] = action.value
     if action is Action.ROLLBACK:

@@ -1,4 +1,4 @@
-"""Learn: turn the checked outcome into rewards and Q-updates, written with optimistic concurrency."""
+"""Learn: turn the checked outcome into rewards and Q-updates, each applied exactly once."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from selfheal_core.domain import decisions
 from selfheal_core.domain.decisions import LearningTerms
 from selfheal_core.domain.events import Answered, Learned
 from selfheal_core.domain.incident import IncidentState, evolve
+from selfheal_core.domain.learning import QRow, QUpdate
 from selfheal_core.domain.qlearning import (
     LearnerSettings,
     QEntry,
     QLearningPolicy,
     QTable,
     job_state_key,
-    once,
     state_key,
 )
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
@@ -39,8 +39,13 @@ def apply_learning(
     gate: SafetyGate,
     terms: LearningTerms,
 ) -> tuple[int, float]:
-    """The incident's Q-updates, last step first, each applied at most once per row (a retried Learn
-    re-applies nothing); returns (row updates, the episode's return). The simulator calls this too."""
+    """The incident's Q-updates, last step first; returns (row updates, the episode's return). The
+    simulator calls this too.
+
+    Each update is keyed ``<incident>#<transition>#<row>`` and the store applies it exactly once (its record
+    and the row's increments in one atomic write), so a Learn retried after writing some rows, however much
+    later, applies only the rest; concurrent Learns on one row never conflict. Targets bootstrap from the
+    rows as read and as this Learn updated them."""
     transitions = decisions.transitions(state, gate, terms)
     keys = {
         k
@@ -49,12 +54,25 @@ def apply_learning(
         if ctx
         for k in (state_key(ctx), job_state_key(ctx))
     }
-    policy = QLearningPolicy(QTable(qtable.load_rows(keys)), learner)
+    rows = qtable.load_rows(keys)
+    policy = QLearningPolicy(QTable.from_rows(rows), learner)
     updates = 0
     for index, transition in reversed(list(enumerate(transitions))):
-        for key, update in policy.row_updates(transition).items():
-            initial = QEntry.initial(transition.state, learner)
-            policy.table.put(key, qtable.apply(key, once(update, f"{state.incident_id}#{index}"), initial))
+        target = policy.target(transition)
+        initial = QEntry.initial(transition.state, learner).to_row(learner)
+        for key in (state_key(transition.state), job_state_key(transition.state)):
+            row: QRow = rows.get(key, initial)
+            update = QUpdate.of(
+                f"{state.incident_id}#{index}#{key}",
+                key,
+                row,
+                transition.action,
+                target,
+                learner.learning_rate,
+            )
+            if qtable.apply(update):
+                rows[key] = row.plus(update)
+                policy.table.put(key, QEntry.from_row(rows[key]))
             updates += 1
     return updates, sum(t.reward for t in transitions)
 

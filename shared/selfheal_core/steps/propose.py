@@ -33,7 +33,7 @@ def run(
         ctx = state.next_context()
         rows = qtable.load_rows([state_key(ctx), job_state_key(ctx)])
         rng = decisions.exploration_rng(incident_id, ctx.attempt, exploration_seed)
-        policy = QLearningPolicy(QTable(rows), learner, rng)
+        policy = QLearningPolicy(QTable.from_rows(rows), learner, rng)
         proposed = decisions.propose(
             state, policy, SafetyGate(safety), explore=explore, policy_name=policy_name
         )

@@ -7,12 +7,13 @@ from selfheal_core.contracts import ValidateResult
 from selfheal_core.domain.drift import detect_drift
 from selfheal_core.domain.events import Validated
 from selfheal_core.domain.incident import IncidentState
+from selfheal_core.domain.trigger import RUN_IN_PROGRESS
 from selfheal_core.errors import InvalidInputError, ReadError
 from selfheal_core.ports import EventStore, GlueActions
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
-IN_PROGRESS = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
+IN_PROGRESS = RUN_IN_PROGRESS
 
 
 def _drift_still_breaking(state: IncidentState, glue: GlueActions) -> bool:

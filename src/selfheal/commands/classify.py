@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any
 
 from selfheal_core.classification.classifier import Classifier, SignatureError, load_signatures
+from selfheal_core.domain.bounds import json_nesting_depth
 from selfheal_core.vocabulary import Category
 
 from selfheal.commands import help_options
 from selfheal.errors import UsageError
+from selfheal.untrusted import read_text
 
 _CATEGORY_VALUES = frozenset(c.value for c in Category)
+MAX_LINE_DEPTH = 32
 
 
 CLASSIFY_EXAMPLES = """\
@@ -81,14 +83,11 @@ def _usage_error(message: str) -> Exception:
     return UsageError(message)
 
 
-def _records(stream: TextIO, need_label: bool) -> Iterator[tuple[str, Category | None]]:
-    for number, line in enumerate(stream, start=1):
+def _records(text: str, need_label: bool) -> Iterator[tuple[str, Category | None]]:
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: JSON may hold U+2028
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise _usage_error(f"line {number}: not valid JSON ({error.msg})") from None
+        record = _parse_line(line, number)
         if not isinstance(record, dict):
             raise _usage_error(f"line {number}: expected a JSON object")
         message = record.get("message")
@@ -99,18 +98,28 @@ def _records(stream: TextIO, need_label: bool) -> Iterator[tuple[str, Category |
             raw = record.get("category")
             if not isinstance(raw, str) or raw not in _CATEGORY_VALUES:
                 allowed = ", ".join(c.value for c in Category)
-                raise _usage_error(f"line {number}: unknown category {raw!r} (expected one of: {allowed})")
+                shown = repr(raw)[:80]
+                raise _usage_error(f"line {number}: unknown category {shown} (expected one of: {allowed})")
             label = Category(raw)
         yield message, label
 
 
-def _open(path: str) -> TextIO:
-    if path == "-":
-        return sys.stdin
+def _parse_line(line: str, number: int) -> object:
+    depth = json_nesting_depth(line)
+    if depth > MAX_LINE_DEPTH:
+        raise _usage_error(f"line {number}: JSON nested {depth} levels deep, more than {MAX_LINE_DEPTH}")
     try:
-        return open(path, encoding="utf-8")  # closed by run()
-    except OSError as error:
-        raise _usage_error(f"cannot read {path}: {error.strerror or error}") from None
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise _usage_error(f"line {number}: not valid JSON ({error.msg})") from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer of more than 4,300 digits
+        raise _usage_error(f"line {number}: not valid JSON ({error})") from None
+
+
+def _print_json(value: object) -> None:
+    # ensure_ascii (the default): a lone surrogate in the input is written as \udXXX, never raised
+    # as UnicodeEncodeError by the terminal's encoding.
+    print(json.dumps(value))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,20 +128,17 @@ def run(args: argparse.Namespace) -> int:
     except SignatureError as error:
         raise _usage_error(str(error)) from None
     classifier = Classifier(signatures)
-    stream = _open(args.file)
-    try:
-        if args.report:
-            text = stream.read()
-        elif args.text:
-            print(json.dumps(classifier.classify(stream.read()).to_dict(), ensure_ascii=False))
-            return 0
-        else:
-            for message, _ in _records(stream, need_label=False):
-                print(json.dumps(classifier.classify(message).to_dict(), ensure_ascii=False))
-            return 0
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    text = read_text(args.file, "classify")
+    if args.text:
+        _print_json(classifier.classify(text).to_dict())
+        return 0
+    if not args.report:
+        for message, _ in _records(text, need_label=False):
+            _print_json(classifier.classify(message).to_dict())
+        return 0
+    for number, line in enumerate(text.split("\n"), start=1):  # bounded parsing before the report's own
+        if line.strip():
+            _parse_line(line, number)
     from selfheal import classifier_report  # lazy: numpy and the training code only for --report
 
     try:

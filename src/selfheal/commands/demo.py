@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from selfheal.local.engine import LocalEngine
     from selfheal.local.render import print_incident, summary_table
     from selfheal.local.replay import PROJECT_EVENTS, load_event, replay
+    from selfheal.untrusted import for_terminal
 
     console = Console()
     home = selfheal_home() / "demo"
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task("starting the local engine", total=len(samples) + 1)
         with LocalEngine(engine_options(args, home)) as engine:
             for path in samples:
-                progress.update(task, description=f"replaying {path.name}")
+                progress.update(task, description=f"replaying {for_terminal(path.name)}")
                 rows.append({"event": path.stem, **replay(engine, load_event(path)).data})
                 progress.advance(task)
             progress.update(task, description="redelivering one event (at-least-once delivery)")
@@ -81,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
     resolved = sum(1 for r in rows if r["outcome"] == "resolved")
     console.print(
         f"{resolved} of {len(samples)} incidents resolved automatically; every step is in "
-        f"{home / 'selfheal.sqlite3'} and {home / 'audit'}."
+        f"{for_terminal(home / 'selfheal.sqlite3')} and {for_terminal(home / 'audit')}."
     )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from selfheal.commands import help_options
+from selfheal.errors import UsageError
 
 # What replay keeps under $SELFHEAL_HOME: the SQLite incident log and Q-table (with SQLite's side files)
 # and the audit files. Reports, qtable.json and demo/ are not replay's and survive --fresh.
@@ -51,6 +53,10 @@ examples:
   selfheal replay events/glue/permission.json --human timeout
   # the same event again, from an empty local store
   selfheal replay events/glue/schema_drift.json --fresh
+  # SNS throttles the escalation once; the event log is down for good
+  selfheal replay events/glue/permission.json --inject 'sns:Publish=Throttled'
+  selfheal replay events/glue/permission.json --fresh \\
+      --inject 'dynamodb:PutItem=ProvisionedThroughputExceededException always'
 
 Replaying an event twice in the same $SELFHEAL_HOME reports a duplicate, as
 AWS would for a redelivered event; --fresh first moves the previous local
@@ -88,8 +94,26 @@ def register(subparsers: Any) -> None:
         help="start from an empty local store: move $SELFHEAL_HOME's incident log, Q-table and audit "
         "files aside first",
     )
+    parser.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault (repeatable): SERVICE:Operation=ErrorCode, timeout:SERVICE:Operation or "
+        "lost:STATE, optionally followed by ' xN' or ' always' (default: once); "
+        "see docs/operations.md, Fault injection",
+    )
     add_engine_options(parser)
     parser.set_defaults(run=run)
+
+
+def parse_faults(specs: list[str]) -> tuple[Any, ...]:
+    from selfheal.local.faults import FaultSpecError, parse
+
+    try:
+        return tuple(parse(spec) for spec in specs)
+    except FaultSpecError as error:
+        raise UsageError(str(error)) from None
 
 
 def engine_options(args: argparse.Namespace, home: Path, outcome: str | None = None) -> Any:
@@ -105,6 +129,7 @@ def engine_options(args: argparse.Namespace, home: Path, outcome: str | None = N
         kill_switch=args.kill_switch,
         human=args.human or DEFAULT_HUMAN,
         world=World.load(args.world or DEFAULT_WORLD),
+        faults=parse_faults(getattr(args, "inject", None) or []),
     )
 
 
@@ -140,6 +165,12 @@ def duplicate_notices(summary: Mapping[str, Any], home: Path, args: argparse.Nam
     """What to say on stderr when the event had already been replayed in this home (nothing otherwise)."""
     if summary.get("outcome") != "duplicate":
         return []
+    if summary.get("closed_by") == "sweeper":
+        return [
+            f"selfheal replay: this event's incident {summary['incident_id']} was left open by an earlier "
+            "replay that did not finish, and was closed by the sweeper (selfheal incidents sweep), so "
+            "nothing was done; use --fresh or another SELFHEAL_HOME to replay it again"
+        ]
     notices = [
         f"selfheal replay: this event was already replayed in {home} as incident {summary['incident_id']}, "
         "so nothing was done; use --fresh or another SELFHEAL_HOME to replay it again"
@@ -152,15 +183,86 @@ def duplicate_notices(summary: Mapping[str, Any], home: Path, args: argparse.Nam
     return notices
 
 
+# An EventBridge event, and a Step Functions execution input, are at most 256 KB: a larger file could
+# never start an execution in AWS (moto's interpreter fails it too), so it is refused up front.
+MAX_EVENT_FILE_BYTES = 262_144
+MAX_EVENT_DEPTH = 32
+FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR"})
+
+
+def read_event(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The event in ``path`` and, if it fails input validation but still names a failed run, why.
+
+    Such an event is replayed anyway, as AWS would deliver it: Diagnose refuses it and Escalate records
+    the incident, so no failed run is lost. Anything that names no failed run is a one-line UsageError.
+    Bytes that are not UTF-8 are replaced (with a notice), NULs and lone surrogates cleaned, and the
+    size and nesting bounded before parsing.
+    """
+    from selfheal_core.domain.bounds import json_nesting_depth
+    from selfheal_core.errors import InvalidInputError
+    from selfheal_core.runtime.validation import cleaned, validate
+
+    from selfheal.untrusted import one_line, read_text
+
+    text = read_text(path, "replay", max_bytes=MAX_EVENT_FILE_BYTES)
+    depth = json_nesting_depth(text)
+    if depth > MAX_EVENT_DEPTH:
+        raise UsageError(f"{path} nests {depth} levels deep, more than {MAX_EVENT_DEPTH}: not an event")
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not valid JSON: {error.msg} (line {error.lineno})") from None
+    except (ValueError, RecursionError) as error:
+        raise UsageError(f"{path} is not valid JSON: {one_line(error, 200)}") from None
+    event = cleaned(event)
+    try:
+        validate({"event": event, "execution_id": "replay"}, "diagnose")
+    except InvalidInputError as error:
+        if isinstance(event, dict) and names_failed_run(event):
+            return event, str(error)
+        raise UsageError(f"{path} is not a Glue failure event selfheal handles: {error}") from None
+    if not isinstance(event, dict):  # pragma: no cover - the schema requires an object
+        raise UsageError(f"{path} must hold one JSON object")
+    return event, None
+
+
+def names_failed_run(event: dict[str, Any]) -> bool:
+    """Whether ``event`` is a Glue failure (job state or Data Quality) that names its job and run."""
+    from selfheal_core.adapters.eventbridge import DATA_QUALITY_EVENT, trigger_from_event
+
+    expected_source = {"Glue Job State Change": "aws.glue", DATA_QUALITY_EVENT: "aws.glue-dataquality"}
+    detail_type = event.get("detail-type")
+    if not isinstance(detail_type, str) or expected_source.get(detail_type) != event.get("source"):
+        return False
+    detail = event.get("detail")
+    names = (
+        detail.get("context") if detail_type == DATA_QUALITY_EVENT and isinstance(detail, dict) else detail
+    )
+    if not isinstance(names, dict) or not isinstance(names.get("jobName"), str):
+        return False  # a name that is not a string names nothing
+    try:
+        trigger = trigger_from_event(event)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return bool(trigger.job_name and trigger.job_run_id) and trigger.state in FAILED_STATES
+
+
 def run(args: argparse.Namespace) -> int:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore
 
     from selfheal.home import selfheal_home
     from selfheal.local.engine import LocalEngine
     from selfheal.local.render import print_incident
-    from selfheal.local.replay import load_event, replay
+    from selfheal.local.replay import replay
+    from selfheal.untrusted import one_line
 
-    event = load_event(args.event)
+    event, problem = read_event(args.event)
+    if problem is not None:
+        print(
+            f"selfheal replay: {one_line(args.event)}: {one_line(problem)}; replayed anyway: Diagnose "
+            "refuses it and Escalate records the incident, as in AWS",
+            file=sys.stderr,
+        )
     home = selfheal_home()
     if args.fresh:
         moved = move_local_state_aside(home)
@@ -170,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     with LocalEngine(engine_options(args, home, args.outcome)) as engine:
         summary = replay(engine, event)
     for notice in duplicate_notices(summary.data, home, args):
-        print(notice, file=sys.stderr)
+        print(one_line(notice), file=sys.stderr)
     if args.json:
         sys.stdout.write(summary.to_json() + "\n")
         return 0

@@ -86,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
             store = DynamoDbQTableStore(args.dynamodb_table)
             where = f"DynamoDB table {args.dynamodb_table}"
-        count = install(learned.table, store)
+        count = install(learned.table, store, learned.settings)
         Console().print(f"Loaded {count} rows into {where}; Propose reads them from its next incident.")
     return 0

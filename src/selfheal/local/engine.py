@@ -34,6 +34,7 @@ from selfheal_core.job_contract import ATTEMPT_ARGUMENT
 from selfheal import _bundled
 from selfheal.errors import UsageError
 from selfheal.local import patches
+from selfheal.local.faults import CallLog, Fault, controller
 from selfheal.local.world import RunOutcomeDecider, World
 
 REGION = "us-east-1"
@@ -112,6 +113,8 @@ class EngineOptions:
     answer: Callable[[], Mapping[str, Any]] | None = None
     # Extra environment for the functions (a simulator sets the scenario's timings and human cost).
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Faults injected into each execution (``selfheal replay --inject``, the fault tests).
+    faults: tuple[Fault, ...] = ()
 
 
 @dataclass
@@ -122,6 +125,8 @@ class ExecutionResult:
     path: list[str]
     waits: list[tuple[str, float]]
     error: str | None = None
+    # The AWS calls that succeeded during the execution and the faults that fired.
+    calls: CallLog = field(default_factory=CallLog)
 
 
 class LocalEngine:
@@ -132,6 +137,8 @@ class LocalEngine:
         self._seeded_jobs: set[str] = set()
         self._failed_logs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        self._inputs: dict[str, Mapping[str, Any]] = {}
+        self.last_calls = CallLog()  # what the last execution's AWS calls did (and the faults that fired)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalEngine:
@@ -147,7 +154,8 @@ class LocalEngine:
         self._mock.start()
         patches.state["dispatch"] = self._dispatch
         patches.state["on_job_run"] = self._on_job_run
-        self._provision()
+        with controller.suspended():
+            self._provision()
         self._saved_environ = {k: os.environ.get(k) for k in self.function_environment()}
         os.environ.update(self.function_environment())
         return self
@@ -176,7 +184,9 @@ class LocalEngine:
         return {
             "STORE_BACKEND": "sqlite",
             "SQLITE_PATH": str(home / "selfheal.sqlite3"),
-            "AUDIT_DIR": str(home / "audit"),
+            # No AUDIT_DIR: the audit trail is written from the log after each execution
+            # (``write_audit``), as the AuditWriter function writes it from the table's stream in AWS,
+            # so a failing audit write never blocks a remediation.
             "TOPIC_ARN": self.topic_arn,
             "SETTINGS_PARAMETER": self.settings_parameter,
             "QUARANTINE_URI": "s3://selfheal-local-quarantine",
@@ -248,6 +258,10 @@ class LocalEngine:
     # -- the simulated Glue world ----------------------------------------------------------------
     def seed_failed_run(self, job_name: str, run_id: str, state: str, message: str) -> None:
         """Make the world match the event: the job, its tables' history, a past success, the failed run."""
+        with controller.suspended():
+            self._seed_failed_run(job_name, run_id, state, message)
+
+    def _seed_failed_run(self, job_name: str, run_id: str, state: str, message: str) -> None:
         from moto.glue.models import FakeJobRun, glue_backends
 
         backend = glue_backends[ACCOUNT][REGION]
@@ -297,6 +311,10 @@ class LocalEngine:
     def reset_tables(self, job_name: str, tables: Mapping[str, list[list[dict[str, str]]]]) -> None:
         """Replace the catalog history of ``tables`` ("db.table" -> column lists, oldest first), all newer
         than the job's last success: for a world whose catalog changes from one incident to the next."""
+        with controller.suspended():
+            self._reset_tables(job_name, tables)
+
+    def _reset_tables(self, job_name: str, tables: Mapping[str, list[list[dict[str, str]]]]) -> None:
         glue = self.client("glue")
         self._seed_job(job_name)
         time.sleep(0.002)  # the new history comes after every run so far
@@ -313,6 +331,10 @@ class LocalEngine:
                 glue.update_table(DatabaseName=database, TableInput=_table_input(name, columns))
 
     def _put_log(self, group: str, stream: str, text: str) -> None:
+        with controller.suspended():
+            self._put_log_unfaulted(group, stream, text)
+
+    def _put_log_unfaulted(self, group: str, stream: str, text: str) -> None:
         logs = self.client("logs")
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
@@ -355,9 +377,17 @@ class LocalEngine:
             # Handlers write logs (and Powertools, past 100 values, a metrics blob even when disabled) to
             # stdout; locally stdout belongs to the CLI's output, such as one JSON object.
             with contextlib.redirect_stdout(sys.stderr):
-                return True, handler(payload, LambdaContext(name))
+                result = handler(payload, LambdaContext(name))
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
+        lost = controller.take_lost(logical)
+        if lost is not None:
+            # The function ran and its effects stand, but Step Functions never gets its response: the
+            # Invoke call fails, which the patched interpreter reports as Lambda.ServiceException.
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError("ServiceException", f"injected fault {lost.spec}: the response was lost")
+        return True, result
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, event: Mapping[str, Any]) -> str:
@@ -367,13 +397,58 @@ class LocalEngine:
             trigger = None  # a malformed event still runs: Diagnose rejects it and Escalate records it
         if trigger is not None:
             self.seed_failed_run(trigger.job_name, trigger.job_run_id, "FAILED", trigger.message)
-        return str(
-            self.client("stepfunctions").start_execution(
+        with controller.suspended():
+            sfn = self.client("stepfunctions")
+        controller.arm(list(self.options.faults))
+        with controller.suspended():
+            arn = sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(event)
             )["executionArn"]
-        )
+        self._inputs[str(arn)] = event
+        return str(arn)
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        try:
+            with controller.suspended():
+                result = self._wait(execution_arn, timeout)
+            # The audit trail is written after the execution, from the log (faults still apply to it).
+            self.write_audit(self.incidents_of(execution_arn))
+        finally:
+            calls = self.last_calls = controller.disarm()
+        result.calls = calls
+        return result
+
+    def incidents_of(self, execution_arn: str) -> list[str]:
+        """The incident an execution worked on, from its input (the same rule as Diagnose and Escalate)."""
+        from selfheal_core.domain.incident import incident_id_for
+        from selfheal_core.steps.escalate import UNKNOWN_JOB
+
+        event = self._inputs.pop(execution_arn, None)
+        if event is None:
+            return []
+        try:
+            trigger = trigger_from_event(event)
+        except (KeyError, TypeError, ValueError):
+            return [incident_id_for(UNKNOWN_JOB, str(event.get("id") or "unknown-event"))]
+        return [incident_id_for(trigger.job_name, trigger.job_run_id)]
+
+    def write_audit(self, incident_ids: list[str] | None = None) -> int:
+        """Write the events of these incidents (all when None) missing from the audit directory; a failed
+        write is left for the next pass. Returns the number of files written."""
+        from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
+        from selfheal.local.audit import write_missing
+
+        store = SqliteEventStore(self.options.home / "selfheal.sqlite3")
+        try:
+            with controller.suspended():
+                ids = incident_ids if incident_ids is not None else store.incident_ids()
+                logs = {incident_id: store.load(incident_id) for incident_id in ids}
+        finally:
+            store.close()
+        return write_missing(self.options.home / "audit", logs)
+
+    def _wait(self, execution_arn: str, timeout: float) -> ExecutionResult:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         sfn = self.client("stepfunctions")

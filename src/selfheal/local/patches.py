@@ -6,6 +6,11 @@
   carry an ``ErrorMessage`` (moto's runs always succeed and have none).
 - boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise), and the
   parsed ASL is cached per definition (it is re-parsed at every execution otherwise).
+- A Lambda service error (the ``ClientError`` of the Invoke call itself, e.g. a lost response) on a Task
+  whose Resource is a function ARN is named ``Lambda.<code>`` as in AWS (moto names it ``Exception``).
+- Fault injection (``faults.py``): botocore hooks on every client, and the local stand-ins for DynamoDB
+  (the SQLite event store) and S3 (the audit directory) ask the fault controller before and after each
+  operation.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+from selfheal.local import faults
 
 _applied = False
 _lock = threading.Lock()
@@ -35,6 +42,9 @@ def apply() -> None:
         _patch_glue()
         _patch_client_cache()
         _patch_asl_parse_cache()
+        _patch_lambda_service_errors()
+        _patch_local_stores()
+        faults.install()
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # Metrics are disabled locally; a handler that raised before emitting any still warns.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -152,3 +162,56 @@ def _patch_asl_parse_cache() -> None:
         return Preprocessor().visit(tree), tree
 
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def _patch_lambda_service_errors() -> None:
+    """In AWS a Task with a function ARN Resource fails with ``Lambda.ServiceException`` (and the other
+    ``Lambda.*`` names the ASL retries) when the Invoke call itself fails; moto reports ``Exception``."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+        StateTaskLambda,
+    )
+
+    original = StateTaskLambda._from_error
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        event = original(self, env, ex)
+        if isinstance(ex, ClientError):
+            from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+                CustomErrorName,
+            )
+
+            name = f"Lambda.{ex.response.get('Error', {}).get('Code') or 'ServiceException'}"
+            event.error_name = CustomErrorName(name)  # type: ignore[misc]
+            details: Any = event.event_details or {}
+            failed = details.get("lambdaFunctionFailedEventDetails")
+            if failed is not None:
+                failed["error"] = name
+        return event
+
+    StateTaskLambda._from_error = _from_error  # type: ignore[method-assign]
+
+
+def _patch_local_stores() -> None:
+    """``dynamodb:*`` faults apply to the SQLite event store, ``s3:PutObject`` to the audit directory."""
+    from selfheal_core.adapters.audit import DirectoryAuditSink
+    from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
+    def faulted(cls: Any, name: str, service: str, operation: str) -> None:
+        original = getattr(cls, name)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            faults.controller.before_store(service, operation)
+            result = original(self, *args, **kwargs)
+            faults.controller.after_store(service, operation)
+            return result
+
+        method.__doc__ = original.__doc__
+        setattr(cls, name, method)
+
+    faulted(SqliteEventStore, "open", "dynamodb", "PutItem")
+    faulted(SqliteEventStore, "append", "dynamodb", "PutItem")
+    faulted(SqliteEventStore, "load", "dynamodb", "Query")
+    if hasattr(SqliteEventStore, "open_incidents"):
+        faulted(SqliteEventStore, "open_incidents", "dynamodb", "Scan")
+    faulted(DirectoryAuditSink, "write", "s3", "PutObject")

@@ -20,6 +20,8 @@ from selfheal_core.domain.events import (
     Validated,
 )
 
+from selfheal.untrusted import for_terminal
+
 OUTCOME_STYLE = {"resolved": "green", "escalated": "yellow", "duplicate": "cyan", "failed": "red"}
 
 
@@ -65,12 +67,16 @@ def describe(record: IncidentEvent) -> tuple[str, str] | None:
 
 
 def print_incident(console: Console, summary: Mapping[str, Any], events: Iterable[IncidentEvent]) -> None:
+    """Every value that came from the event or the log is escaped (``for_terminal``): a job named
+    ``[link=https://evil]x`` or holding an ESC sequence prints as text, and is never obeyed."""
     outcome = str(summary["outcome"])
     style = OUTCOME_STYLE.get(outcome, "white")
-    source = f"{summary['event']}: " if summary.get("event") else ""
+    source = f"{for_terminal(summary['event'])}: " if summary.get("event") else ""
     console.print(
-        f"{source}[bold]{summary['job_name']}[/bold] run {str(summary['job_run_id'])[:18]}… "
-        f"[{style}]{outcome}[/{style}] (incident {summary['incident_id']}, execution {summary['status']})"
+        f"{source}[bold]{for_terminal(summary['job_name'], 200)}[/bold] run "
+        f"{for_terminal(str(summary['job_run_id'])[:18])}… [{style}]{for_terminal(outcome)}[/{style}] "
+        f"(incident {for_terminal(summary['incident_id'])}, execution {for_terminal(summary['status'])})",
+        highlight=False,
     )
     if outcome == "duplicate":
         console.print("  Diagnose      this failed run already has an incident; nothing else was done")
@@ -78,15 +84,16 @@ def print_incident(console: Console, summary: Mapping[str, Any], events: Iterabl
     for event in events:
         line = describe(event)
         if line:
-            console.print(f"  {line[0]:<13} {line[1]}", highlight=False)
+            console.print(f"  {line[0]:<13} {for_terminal(line[1])}", highlight=False)
 
 
 NONE_SHOWN = "-"
 
 
 def _shown(value: Any) -> str:
-    """A missing value (a duplicate proposes nothing) is a dash, never Python's ``None``."""
-    return NONE_SHOWN if value is None else str(value)
+    """A missing value (a duplicate proposes nothing) is a dash, never Python's ``None``; any other is
+    escaped for the terminal (it may come from the event)."""
+    return NONE_SHOWN if value is None else for_terminal(value)
 
 
 def _actions(row: Mapping[str, Any]) -> str:
@@ -100,11 +107,11 @@ def _actions(row: Mapping[str, Any]) -> str:
 def _outcome(row: Mapping[str, Any]) -> str:
     outcome = str(row["outcome"])
     style = OUTCOME_STYLE.get(outcome, "white")
-    return f"[{style}]{outcome}[/{style}]"
+    return f"[{style}]{for_terminal(outcome)}[/{style}]"
 
 
 def _rules(row: Mapping[str, Any], separator: str = ", ") -> str:
-    return separator.join(row.get("safety_rules") or []) or NONE_SHOWN
+    return separator.join(for_terminal(rule) for rule in row.get("safety_rules") or []) or NONE_SHOWN
 
 
 def summary_table(rows: Iterable[Mapping[str, Any]], width: int | None = None) -> Table:

@@ -89,8 +89,22 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
             "outcome": outcome,
             "path": result.path,
             "status": result.status,
+            # What this incident's execution did, counted at the AWS API (a duplicate did nothing).
+            "glue_runs_started": len(
+                [m for m in result.calls.runs_started if m.startswith(f"{incident_id}#")]
+            ),
+            "catalog_updates": len(result.calls.catalog_updates),
+            "notifications": len(result.calls.notifications),
+            **({"faults": dict(result.calls.fired)} if result.calls.fired else {}),
+            **({"closed_by": "sweeper"} if duplicate and _swept(events) else {}),
         }
     )
+
+
+def _swept(events: list[Any]) -> bool:
+    from selfheal_core.domain.events import Escalated
+
+    return any(isinstance(e.event, Escalated) and e.event.source == "sweeper" for e in events)
 
 
 def replay(engine: LocalEngine, event: Mapping[str, Any]) -> IncidentSummary:

@@ -151,7 +151,7 @@ class DeployedPolicy(Policy):
     @property
     def table(self) -> QTable:
         """The Q-table as it stands (a copy)."""
-        return QTable(self.qtable.all_rows())
+        return QTable.from_rows(self.qtable.all_rows())
 
     def choose(self, step: Step) -> Action:
         raise TypeError(f"{self.name} runs through the deployed steps, not choose()")
@@ -182,8 +182,9 @@ class LearnedPolicy(DeployedPolicy):
         explore: bool = True,
         learning: bool = True,
     ) -> None:
-        qtable = MemoryQTableStore(table.rows) if table is not None else None
-        super().__init__(scenario, seed, learning=learning, explore=explore, qtable=qtable, settings=settings)
+        super().__init__(scenario, seed, learning=learning, explore=explore, settings=settings)
+        if table is not None:  # a trained table keeps learning at the pace its visits set
+            self.qtable = MemoryQTableStore({k: e.to_row(self.settings) for k, e in table.rows.items()})
 
 
 def oracle_plan(

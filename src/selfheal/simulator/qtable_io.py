@@ -52,13 +52,10 @@ def load_qtable(path: str | Path) -> tuple[QTable, LearnerSettings]:
     return QTable(rows), settings
 
 
-def install(table: QTable, store: QTableStore) -> int:
-    """Write trained rows into the store Propose reads, through its version check (a concurrent Learn
-    is never silently overwritten: the trained row replaces whatever version it finds, as a new version)."""
+def install(table: QTable, store: QTableStore, settings: LearnerSettings | None = None) -> int:
+    """Write trained rows into the store Propose reads: each replaces the row it finds, and keeps learning
+    at the pace its visits set (``settings.learning_rate``)."""
+    settings = settings or LearnerSettings()
     for key, trained in table.rows.items():
-
-        def replace(row: QEntry, trained: QEntry = trained) -> QEntry:
-            return QEntry(values=trained.values.copy(), visits=trained.visits.copy(), version=row.version + 1)
-
-        store.apply(key, replace, trained)
+        store.install(key, trained.to_row(settings))
     return len(table.rows)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfheal_core.domain.bounds import InputRejected, json_nesting_depth
 from selfheal_core.vocabulary import ACTIONS, CATEGORIES, Action, Category, Criticality
 
 DRIFT_KINDS: tuple[str, ...] = ("column_removed", "column_renamed", "type_changed")
@@ -325,19 +326,39 @@ def parse_scenario(data: Any) -> Scenario:
     )
 
 
+MAX_SCENARIO_BYTES = 4 * 1024 * 1024
+MAX_SCENARIO_DEPTH = 32
+
+
+def _bounded_text(raw: bytes) -> str:
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise InputRejected(f"{len(raw)} bytes, more than the limit of {MAX_SCENARIO_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputRejected(f"not UTF-8 ({error.reason} at byte {error.start})") from None
+    depth = json_nesting_depth(text)
+    if depth > MAX_SCENARIO_DEPTH:
+        raise InputRejected(f"JSON nested {depth} levels deep, more than {MAX_SCENARIO_DEPTH}")
+    return text
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; every problem is a ``ScenarioError`` naming the file."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except OSError as error:
         raise ScenarioError(f"{file}: cannot read it ({error.strerror or error})") from None
-    try:
+    try:  # size, UTF-8 and nesting are checked before the parser sees the text
+        text = _bounded_text(raw)
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ScenarioError(
             f"{file}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
+    except (InputRejected, RecursionError, ValueError) as error:  # ValueError: a 4,300+ digit integer
+        raise ScenarioError(f"{file}: {error}") from None
     try:
         return parse_scenario(data)
     except ScenarioError as error:

@@ -27,7 +27,7 @@ from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableSt
 from selfheal_core.domain.drift import Column
 from selfheal_core.domain.events import IncidentEvent
 from selfheal_core.domain.incident import fold, incident_id_for
-from selfheal_core.domain.qlearning import QEntry
+from selfheal_core.domain.learning import QRow
 from selfheal_core.job_contract import ACTION_ARGUMENT, ATTEMPT_ARGUMENT, QUARANTINE_TAG, TABLES_ARGUMENT
 from selfheal_core.vocabulary import Action
 
@@ -202,7 +202,7 @@ class StepFunctionsEngine:
             "DECISION_SECONDS": repr(float(scenario.decision_seconds)),
         }
 
-    def q_rows(self, key: str) -> dict[str, QEntry]:
+    def q_rows(self, key: str) -> dict[str, QRow]:
         """The Q-table the deployed Learn wrote for the policy ``key`` (the open session's store)."""
         if self._session is None or self._session.key != key:
             raise ValueError(f"no open session for {key!r}")
