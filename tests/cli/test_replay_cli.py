@@ -133,3 +133,19 @@ def test_a_bad_fault_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     event = str(PROJECT_EVENTS / "glue" / "permission.json")
     assert main(["replay", event, "--inject", "lost:Nowhere"]) == 2
     assert "lost: takes a Lambda Task" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"source": "aws.glue", "detail": {"jobName": "\xff\xfe"}}', b"[" * 5000 + b"]" * 5000, b"\xff"],
+    ids=["invalid-utf8", "deeply-nested", "not-json"],
+)
+def test_loading_a_bad_event_for_the_demo_is_a_usage_error(tmp_path: Path, content: bytes) -> None:
+    """The loader the demo and the tests use reads through the same bounded path as ``replay``."""
+    from selfheal.errors import UsageError
+    from selfheal.local.replay import load_event
+
+    path = tmp_path / "event.json"
+    path.write_bytes(content)
+    with pytest.raises(UsageError):
+        load_event(path)

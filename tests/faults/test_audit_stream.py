@@ -1,4 +1,4 @@
-"""The AWS audit path proposed for the template: the events table's stream to the audit bucket."""
+"""The AWS audit path: the events table's stream to the audit bucket (functions/audit_writer)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,21 @@ def test_a_failed_write_and_what_follows_it_are_retried() -> None:
     result = audit_stream.run([_record(e, str(i)) for i, e in enumerate(EVENTS)], sink)
     assert result == {"batchItemFailures": [{"itemIdentifier": "0"}, {"itemIdentifier": "1"}]}
     assert sink.written == []
+
+
+def test_an_unreadable_record_is_reported_and_skipped_not_retried_forever() -> None:
+    sink = Sink()
+    broken = _record(EVENTS[0], "0")
+    del broken["dynamodb"]["NewImage"]["data"]
+    seen: list[str] = []
+    result = audit_stream.run(
+        [broken, _record(EVENTS[1], "1")], sink, on_unreadable=lambda seq, why: seen.append(seq)
+    )
+    assert result == {"batchItemFailures": []}
+    assert seen == ["0"] and [e.seq for e in sink.written] == [1]
+
+
+def test_only_inserts_are_audited() -> None:
+    sink = Sink()
+    result = audit_stream.run([_record(EVENTS[0], "0", name="REMOVE")], sink)
+    assert result == {"batchItemFailures": []} and sink.written == []

@@ -132,25 +132,8 @@ def test_never_two_glue_runs_for_one_attempt(fault_case: Case, event: str, spec:
     assert set(result.run_markers) <= set(started)
 
 
-# A retried Execute that finds no run under its marker rolls the tables back again: a second UpdateTable
-# for the same attempt (the restore is idempotent in effect, not in catalog versions). The fix belongs in
-# steps/execute.py or GlueAdapter.restore_table_version: skip a table whose current definition already is
-# the baseline's. strict: these turn into failures once it is fixed, so the marks get removed.
-REPEATED_ROLLBACK = {
-    "glue:StartJobRun=ThrottlingException",
-    "glue:StartJobRun=InternalServiceException",
-    "timeout:glue:UpdateTable",
-}
-
-
 @pytest.mark.parametrize(("event", "spec"), CASES, ids=IDS)
-def test_never_two_catalog_updates_for_one_attempt(
-    fault_case: Case, event: str, spec: str, request: pytest.FixtureRequest
-) -> None:
-    if spec in REPEATED_ROLLBACK:
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="a retried Execute re-applies the rollback")
-        )
+def test_never_two_catalog_updates_for_one_attempt(fault_case: Case, event: str, spec: str) -> None:
     result = fault_case(event, (spec,))
     rollbacks = [
         e.event

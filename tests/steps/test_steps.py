@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -570,6 +571,15 @@ def test_escalate_opens_an_incident_when_diagnose_failed_early():
     assert message["job_run_id"] == FAILED_RUN and message["category"] == "unknown"
 
 
+def test_an_escalation_reason_quoting_a_secret_is_redacted_in_the_step_output_too():
+    deps = make_deps()
+    cause = "connect to jdbc:postgresql://etl:Hunter2Secret@db.internal:5432/orders failed"
+    state = {**EVENT, "error": {"Error": "ReadError", "Cause": cause}}
+    result = escalate.run(state, trigger_from_event(state), deps.store, deps.notifier, True, 60, "us-east-1")
+    assert "Hunter2Secret" not in result.reason and "db.internal" in result.reason
+    assert "Hunter2Secret" not in json.dumps(deps.notifier.messages)
+
+
 def test_a_retried_escalate_publishes_once() -> None:
     deps = make_deps()
     diagnosed(deps, Category.PERMISSION)
@@ -613,7 +623,14 @@ def test_a_published_escalation_the_log_cannot_record_is_not_published_again() -
 
     deps.store.append = append  # type: ignore[method-assign]
     result = escalate.run(
-        {"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1", sleep=lambda s: None
+        {"incident_id": INCIDENT},
+        None,
+        deps.store,
+        deps.notifier,
+        True,
+        60,
+        "us-east-1",
+        sleep=lambda s: None,
     )
     assert result.incident_id == INCIDENT and len(deps.notifier.messages) == 1
     assert deps.store.types(INCIDENT)[-1] == "escalated"  # pending: the Sweeper re-sends it if need be

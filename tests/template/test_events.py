@@ -39,11 +39,13 @@ def _sample(name: str) -> Any:
 
 # Functions EventBridge Scheduler runs, not the state machine: their sample is a Scheduled Event.
 SCHEDULED = {"sweeper"}
+# Functions the events table's stream runs: their sample is a DynamoDB stream batch.
+STREAM = {"audit_writer"}
 
 
 def test_one_sample_per_function(repo_root: Path) -> None:
     functions = {p.parent.name for p in (repo_root / "functions").glob("*/app.py")}
-    assert functions - SCHEDULED == set(SCHEMAS)
+    assert functions - SCHEDULED - STREAM == set(SCHEMAS)
     assert {p.stem for p in EVENTS.glob("*.json")} == functions
 
 
@@ -51,6 +53,15 @@ def test_one_sample_per_function(repo_root: Path) -> None:
 def test_scheduled_sample_is_a_scheduled_event(name: str) -> None:
     sample = _sample(name)
     assert sample["source"] == "aws.events" and sample["detail-type"] == "Scheduled Event"
+
+
+@pytest.mark.parametrize("name", sorted(STREAM))
+def test_stream_sample_holds_incident_events(name: str) -> None:
+    from selfheal_core.steps.audit_stream import event_from_image
+
+    records = _sample(name)["Records"]
+    assert records and all(r["eventSource"] == "aws:dynamodb" for r in records)
+    assert all(event_from_image(r["dynamodb"]["NewImage"]).incident_id for r in records)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

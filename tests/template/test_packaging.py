@@ -229,7 +229,6 @@ def test_invoke_built_returns_the_handler_result(builds: dict[str, Any], tmp_pat
                 "Parameters": {"STORE_BACKEND": "sqlite", "SQLITE_PATH": str(tmp_path / "db.sqlite3")},
                 "EscalateFunction": {
                     "TOPIC_ARN": "",
-                    "AUDIT_BUCKET": "",
                     "AUDIT_DIR": str(tmp_path / "audit"),
                 },
             }

@@ -32,23 +32,22 @@ GLUE_WRITE = re.compile(
     re.IGNORECASE,
 )
 EVENT_LOG = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
-AUDIT = {"s3:PutObject"}
 # The least privilege each function gets (statement actions; SAM policy templates listed separately).
 EXPECTED_ACTIONS = {
     "DiagnoseFunction": EVENT_LOG
-    | AUDIT
+
     | {"glue:GetJob", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetTags"}
     | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
     | {"ssm:GetParameter"},
-    "ProposeFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
-    "SafetyGateFunction": EVENT_LOG | AUDIT,
+    "ProposeFunction": EVENT_LOG | {"dynamodb:BatchGetItem"},
+    "SafetyGateFunction": EVENT_LOG,
     "ExecuteFunction": EVENT_LOG
-    | AUDIT
+
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
-    "ValidateFunction": EVENT_LOG | AUDIT | {"glue:GetJobRun", "glue:GetTableVersions"},
-    "EscalateFunction": EVENT_LOG | AUDIT | {"kms:GenerateDataKey", "kms:Decrypt"},
-    "LearnFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
+    "ValidateFunction": EVENT_LOG | {"glue:GetJobRun", "glue:GetTableVersions"},
+    "EscalateFunction": EVENT_LOG | {"kms:GenerateDataKey", "kms:Decrypt"},
+    "LearnFunction": EVENT_LOG | {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
 }
 EXPECTED_TEMPLATES = {
     "DiagnoseFunction": set(),
@@ -257,8 +256,14 @@ def test_environment_variables_are_ones_the_handlers_read(template: dict[str, An
     assert {"EVENTS_TABLE", "SETTINGS_PARAMETER", "MODE"} <= known
     shared = template["Globals"]["Function"]["Environment"]["Variables"]
     assert shared["STORE_BACKEND"] == "dynamodb"
-    for name in ("EVENTS_TABLE", "Q_TABLE", "AUDIT_BUCKET", "SETTINGS_PARAMETER"):
+    for name in ("EVENTS_TABLE", "Q_TABLE", "SETTINGS_PARAMETER"):
         assert name in shared
+    assert "AUDIT_BUCKET" not in shared  # only the AuditWriter writes the audit trail
+    writer = template["Resources"]["AuditWriterFunction"]["Properties"]
+    assert writer["Environment"]["Variables"] == {"AUDIT_BUCKET": {"Ref": "AuditBucket"}}
+    assert writer["Events"]["NewIncidentEvents"]["Properties"]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"
+    ]
     for logical_id in FUNCTIONS:
         own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         unknown = (set(shared) | set(own)) - known

@@ -35,6 +35,13 @@ _TABLE_INPUT_KEYS = (
     "Parameters",
     "TargetTable",
 )
+# Timestamps Glue may touch on its own: they do not make two definitions different.
+_VOLATILE_KEYS = frozenset({"LastAccessTime", "LastAnalyzedTime"})
+
+
+def _definition(table: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: table[k] for k in _TABLE_INPUT_KEYS if k in table and k not in _VOLATILE_KEYS}
+
 
 
 def _translate(error: ClientError, what: str, *, write: bool = False) -> Exception:
@@ -167,9 +174,12 @@ class GlueAdapter:
             old = self.client.get_table_version(DatabaseName=database, TableName=table, VersionId=version_id)
             definition = old["TableVersion"]["Table"]
             table_input = {k: definition[k] for k in _TABLE_INPUT_KEYS if k in definition}
-            current = str(
-                self.client.get_table(DatabaseName=database, Name=table)["Table"].get("VersionId") or ""
-            )
+            now = self.client.get_table(DatabaseName=database, Name=table)["Table"]
+            if _definition(now) == _definition(table_input):
+                # Already the baseline's definition: a retried Execute whose first UpdateTable went through
+                # (its response lost, or StartJobRun failing after it). Writing again adds a catalog version.
+                return
+            current = str(now.get("VersionId") or "")
             locked = {"VersionId": current} if current else {}
             self.client.update_table(DatabaseName=database, TableInput=table_input, **locked)
         except ClientError as error:

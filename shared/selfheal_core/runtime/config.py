@@ -48,7 +48,6 @@ class Config:
     events_table: str
     q_table: str
     sqlite_path: str
-    audit_bucket: str
     audit_dir: str
     topic_arn: str
     settings_parameter: str
@@ -99,7 +98,6 @@ class Config:
             events_table=env.get("EVENTS_TABLE", ""),
             q_table=env.get("Q_TABLE", ""),
             sqlite_path=env.get("SQLITE_PATH", ".selfheal/selfheal.sqlite3"),
-            audit_bucket=env.get("AUDIT_BUCKET", ""),
             audit_dir=env.get("AUDIT_DIR", ""),
             topic_arn=env.get("TOPIC_ARN", ""),
             settings_parameter=env.get("SETTINGS_PARAMETER", ""),

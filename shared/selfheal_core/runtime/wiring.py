@@ -83,7 +83,7 @@ class _NoNotifier:
 
 def build(config: Config, account_id: str = "", partition: str = "") -> Dependencies:
     # Imported here so that a handler test passing fakes never imports boto3-backed modules it does not use.
-    from selfheal_core.adapters.audit import DirectoryAuditSink, S3AuditSink
+    from selfheal_core.adapters.audit import DirectoryAuditSink
     from selfheal_core.adapters.cloudwatch_logs import CloudWatchLogReader
     from selfheal_core.adapters.glue import GlueAdapter
     from selfheal_core.adapters.notify import SnsNotifier
@@ -100,11 +100,9 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
 
         store = DynamoDbEventStore(config.events_table)
         qtable = DynamoDbQTableStore(config.q_table)
-    sink: AuditSink | None = None
-    if config.audit_bucket:
-        sink = S3AuditSink(config.audit_bucket)
-    elif config.audit_dir:
-        sink = DirectoryAuditSink(Path(config.audit_dir))
+    # In AWS the AuditWriter copies the log to S3 from the table's stream (functions/audit_writer): a
+    # step never waits on, or fails with, the audit bucket. AUDIT_DIR is for running a handler by hand.
+    sink: AuditSink | None = DirectoryAuditSink(Path(config.audit_dir)) if config.audit_dir else None
     return Dependencies(
         config=config,
         store=guarded_store(store, sink),

@@ -25,6 +25,7 @@ from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import EscalateResult
 from selfheal_core.domain.events import Escalated, Notified, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
+from selfheal_core.domain.redaction import redact
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import ConcurrentUpdateError, RetryableError
 from selfheal_core.ports import EventStore, Notifier
@@ -139,7 +140,8 @@ def run(
             return state, None  # a retried Escalate whose response was lost: nothing new to say
         if state.notification_pending:
             return state, _last_escalation(store, incident_id)  # recorded, not yet sent
-        why = reason or reason_for(error if isinstance(error, Mapping) else None, state)
+        # The reason may quote an error message: redacted here too, since it also leaves as the step's output.
+        why = redact(reason or reason_for(error if isinstance(error, Mapping) else None, state))
         attempt = state.current_attempt
         # Waiting for the next scheduled run is a notice, not a request for a decision.
         wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)

@@ -23,22 +23,74 @@ PROJECT_EVENTS = _bundled.EVENTS
 DEFAULT_WORLD = _bundled.WORLD
 
 
-def load_event(path: str | Path) -> dict[str, Any]:
-    """Read and check an EventBridge event file; any problem is a one-line UsageError."""
-    try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from error
+# An EventBridge event, and a Step Functions execution input, are at most 256 KB: a larger file could
+# never start an execution in AWS (moto's interpreter fails it too), so it is refused up front.
+MAX_EVENT_FILE_BYTES = 262_144
+MAX_EVENT_DEPTH = 32
+FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR"})
+
+
+def read_event(path: str | Path) -> tuple[dict[str, Any], str | None]:
+    """The event in ``path`` and, if it fails input validation but still names a failed run, why.
+
+    Such an event is replayed anyway, as AWS would deliver it: Diagnose refuses it and Escalate records
+    the incident, so no failed run is lost. Anything that names no failed run is a one-line UsageError.
+    Bytes that are not UTF-8 are replaced (with a notice), NULs and lone surrogates cleaned, and the
+    size and nesting bounded before parsing.
+    """
+    from selfheal_core.domain.bounds import json_nesting_depth
+    from selfheal_core.runtime.validation import cleaned
+
+    from selfheal.untrusted import one_line, read_text
+
+    text = read_text(path, "replay", max_bytes=MAX_EVENT_FILE_BYTES)
+    depth = json_nesting_depth(text)
+    if depth > MAX_EVENT_DEPTH:
+        raise UsageError(f"{path} nests {depth} levels deep, more than {MAX_EVENT_DEPTH}: not an event")
     try:
         event = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UsageError(f"{path} is not valid JSON: {error.msg} (line {error.lineno})") from error
+        raise UsageError(f"{path} is not valid JSON: {error.msg} (line {error.lineno})") from None
+    except (ValueError, RecursionError) as error:
+        raise UsageError(f"{path} is not valid JSON: {one_line(error, 200)}") from None
+    event = cleaned(event)
     try:
         validate({"event": event, "execution_id": "replay"}, "diagnose")
     except InvalidInputError as error:
-        raise UsageError(f"{path} is not a Glue failure event selfheal handles: {error}") from error
+        if isinstance(event, dict) and names_failed_run(event):
+            return event, str(error)
+        raise UsageError(f"{path} is not a Glue failure event selfheal handles: {error}") from None
     if not isinstance(event, dict):  # pragma: no cover - the schema requires an object
         raise UsageError(f"{path} must hold one JSON object")
+    return event, None
+
+
+def names_failed_run(event: dict[str, Any]) -> bool:
+    """Whether ``event`` is a Glue failure (job state or Data Quality) that names its job and run."""
+    from selfheal_core.adapters.eventbridge import DATA_QUALITY_EVENT, trigger_from_event
+
+    expected_source = {"Glue Job State Change": "aws.glue", DATA_QUALITY_EVENT: "aws.glue-dataquality"}
+    detail_type = event.get("detail-type")
+    if not isinstance(detail_type, str) or expected_source.get(detail_type) != event.get("source"):
+        return False
+    detail = event.get("detail")
+    names = (
+        detail.get("context") if detail_type == DATA_QUALITY_EVENT and isinstance(detail, dict) else detail
+    )
+    if not isinstance(names, dict) or not isinstance(names.get("jobName"), str):
+        return False  # a name that is not a string names nothing
+    try:
+        trigger = trigger_from_event(event)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return bool(trigger.job_name and trigger.job_run_id) and trigger.state in FAILED_STATES
+
+
+def load_event(path: str | Path) -> dict[str, Any]:
+    """``read_event`` for callers that replay only well-formed events: any problem is a UsageError."""
+    event, problem = read_event(path)
+    if problem is not None:
+        raise UsageError(f"{path} is not a Glue failure event selfheal handles: {problem}")
     return event
 
 
