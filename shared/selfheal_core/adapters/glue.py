@@ -43,7 +43,6 @@ def _definition(table: Mapping[str, Any]) -> dict[str, Any]:
     return {k: table[k] for k in _TABLE_INPUT_KEYS if k in table and k not in _VOLATILE_KEYS}
 
 
-
 def _translate(error: ClientError, what: str, *, write: bool = False) -> Exception:
     """Throttling is retried by the state machine; anything else is terminal: a refused remediation
     (``write``) or a failed read."""
