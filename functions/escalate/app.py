@@ -23,7 +23,7 @@ from selfheal_core.steps import escalate
 def trigger_if_any(payload: Mapping[str, Any]) -> Trigger | None:
     """The failed run named by the workflow's input, when a step failed before opening the incident."""
     try:
-        return trigger_from_event(payload)
+        return trigger_from_event(payload, strict=False)
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -620,13 +620,6 @@ def replay_cases() -> list[Case]:
     ]
 
 
-DQ_COUNT_GAP = (
-    "Escalate names the run through adapters/eventbridge.trigger_from_event, which raises on a malformed "
-    "Data Quality count, so the incident is recorded under unknown-job instead of the run "
-    "(steps/escalate.py or adapters/eventbridge.py: read the names without the counts)"
-)
-
-
 def handler_cases() -> list[Case]:
     named = ("etl-job", "jr_hostile01")
     return [
@@ -641,7 +634,6 @@ def handler_cases() -> list[Case]:
             "DQ count is a string",
             _dq_event(numRulesFailed="3"),
             ("dq-job", "jr_dq01"),
-            known_gap=DQ_COUNT_GAP,
         ),
         handler_case(
             "DQ ruleset names of the wrong type", _dq_event(rulesetNames=[1, None]), ("dq-job", "jr_dq01")

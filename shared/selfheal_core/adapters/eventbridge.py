@@ -26,14 +26,21 @@ DATA_QUALITY_EVENT = "Data Quality Evaluation Results Available"
 MAX_RULE_COUNT = 10**6  # a ruleset has at most a few thousand rules
 
 
-def trigger_from_event(raw: Mapping[str, Any]) -> Trigger:
-    """Raises KeyError, TypeError or ValueError when the event does not name a run or a count is malformed."""
+def trigger_from_event(raw: Mapping[str, Any], *, strict: bool = True) -> Trigger:
+    """Raises KeyError, TypeError or ValueError when the event does not name a run or, if ``strict``, when
+    a count is malformed. Escalate reads leniently: a run named beside a malformed count is still a failed
+    run a human must hear about, under its own name."""
     event = EventBridgeEvent(dict(raw))
     detail = event.detail
     if not isinstance(detail, Mapping):
         raise TypeError("the event's detail is not an object")
     if event.detail_type == DATA_QUALITY_EVENT:
-        return _data_quality(detail)
+        try:
+            return _data_quality(detail)
+        except (TypeError, ValueError, OverflowError) as error:
+            if strict:
+                raise
+            return _data_quality_names(detail, error)
     return Trigger(
         job_name=str(detail["jobName"]),
         job_run_id=str(detail["jobRunId"]),
@@ -69,4 +76,18 @@ def _data_quality(detail: Mapping[str, Any]) -> Trigger:
         kind=TriggerKind.DATA_QUALITY,
         result_id=result_id,
         extra={"score": detail.get("score"), "rules_failed": failed},
+    )
+
+
+def _data_quality_names(detail: Mapping[str, Any], error: Exception) -> Trigger:
+    """The run a malformed Data Quality event names, without the counts it could not read."""
+    context = detail["context"]
+    result_id = str(detail.get("resultId") or detail.get("resultID") or "")
+    return Trigger(
+        job_name=str(context["jobName"]),
+        job_run_id=str(context.get("jobId") or result_id),
+        state=str(detail.get("state", "FAILED")),
+        message=f"Glue Data Quality result {result_id} could not be read: {error}",
+        kind=TriggerKind.DATA_QUALITY,
+        result_id=result_id,
     )
