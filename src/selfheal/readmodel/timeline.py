@@ -194,12 +194,14 @@ def inferred_path(visits: Sequence[Visit], machine: Machine, closed: bool) -> li
 
 def waits_from_log(visits: Sequence[Visit], machine: Machine) -> list[Wait]:
     """The gap before a visit is a wait when the route from the previous step passes a Wait state (the
-    wait is that state's), or when the visit is a state that waits for a human's answer."""
+    wait is that state's); a visit of a state that waits for a human's answer is a wait until it ends."""
     waits: list[Wait] = []
     for before, after in pairwise(visits):
         gap = _seconds(before.left, after.entered)
         if machine.waits_for_a_human(after.step):
-            waits.append(Wait(after.step, before.left, after.entered, gap, "a human's answer"))
+            # The request is recorded as the wait begins and the answer as it ends: both in this visit.
+            waited = _seconds(before.left, after.left)
+            waits.append(Wait(after.step, before.left, after.left, waited, "a human's answer"))
             continue
         if before.step not in machine.states or after.step not in machine.states:
             continue
