@@ -26,7 +26,7 @@ def test_every_state_is_a_box_and_no_two_boxes_overlap(definition: dict) -> None
         apart = a.x + a.width <= b.x or b.x + b.width <= a.x or a.y + a.height <= b.y or b.y + b.height <= a.y
         assert apart, (a.name, b.name)
     for box in drawn.boxes.values():
-        assert 0 <= box.x and box.x + box.width <= drawn.width and box.y + box.height <= drawn.height
+        assert box.x >= 0 and box.x + box.width <= drawn.width and box.y + box.height <= drawn.height
     start = drawn.boxes[machine.start]
     assert all(start.y <= b.y for b in drawn.boxes.values())  # the start is on top
 

@@ -269,3 +269,21 @@ def test_the_execution_history_gives_inputs_outputs_and_waits() -> None:
         "Learning Failed",
     )
     assert [(w.step, w.seconds) for w in told.waits] == [("Wait For Job Run", 60.0)]
+
+
+def test_durations_read_at_a_glance() -> None:
+    from selfheal.readmodel.describe import duration
+
+    assert [duration(s) for s in (0.25, 45, 200, 7500, 100_000)] == ["0.2s", "45s", "3m20s", "2h05m", "1d03h"]
+
+
+def test_every_record_has_a_line_even_one_this_code_does_not_know() -> None:
+    from selfheal.readmodel.describe import what
+
+    log = Log().opened().proposed("rollback").asked(5).answered(60, "resolved", action="rollback", note="n")
+    log.add("notified", 61, notification_id="n").add("from_the_future", 62)
+    lines = [what(r, "inc-1") for r in log.log().records]
+    assert lines[0] == "incident opened for run jr_1"
+    assert lines[4].startswith("asked a human for approval of rollback (autonomy:approve)")
+    assert lines[5] == "resolved by alice; did rollback; note: n"
+    assert lines[-2:] == ["the message was delivered", "from_the_future"]
