@@ -200,8 +200,8 @@ def waits_from_log(visits: Sequence[Visit], machine: Machine) -> list[Wait]:
         gap = _seconds(before.left, after.entered)
         if machine.waits_for_a_human(after.step):
             # The request is recorded as the wait begins and the answer as it ends: both in this visit.
-            waited = _seconds(before.left, after.left)
-            waits.append(Wait(after.step, before.left, after.left, waited, "a human's answer"))
+            human = _seconds(before.left, after.left)
+            waits.append(Wait(after.step, before.left, after.left, human, "a human's answer"))
             continue
         if before.step not in machine.states or after.step not in machine.states:
             continue
