@@ -47,3 +47,31 @@ def test_the_json_keeps_the_name_as_it_is(home: Path, capsys: pytest.CaptureFixt
     assert main(["incidents", "list", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["job_name"] == HOSTILE and row["status"] == "open" and row["final_action"] is None
+
+
+def test_an_overdue_wait_is_flagged_whole_at_80_columns(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    database = sqlite3.connect(home / "selfheal.sqlite3")
+    request = {
+        "question": "approval",
+        "proposed": "retry",
+        "reasons": ["autonomy:approve"],
+        "task_token": "t",
+        "expires_at": "2020-01-01T00:00:00.000Z",
+    }
+    database.execute(
+        "INSERT INTO incident_events (incident_id, seq, type, at, data, v) VALUES (?, 3, ?, ?, ?, 2)",
+        ("inc-hostile", "answer_requested", "2020-01-01T00:00:00.000Z", json.dumps(request)),
+    )
+    database.commit()
+    database.close()
+    assert main(["incidents", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert "OVERDUE" in out and "approval" in out and "1 open incident(s) past their deadline" in out
+    assert main(["incidents", "list", "--open", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "waiting" and row["overdue"] is True

@@ -42,7 +42,7 @@ def _state(row: Mapping[str, Any]) -> str:
         if row.get("assisted"):
             text += " (assisted)"
     if row.get("overdue"):
-        text += " [bold red]OVERDUE[/bold red]"
+        text += "\n[bold red]OVERDUE[/bold red]"
     return text
 
 
@@ -67,7 +67,7 @@ def incidents_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     table.add_column("opened (UTC)", min_width=11)
     table.add_column("category", no_wrap=True)
     table.add_column("action", min_width=_longest_word((_action(r) for r in rows), 6))
-    table.add_column("state", min_width=9)
+    table.add_column("state", min_width=len("escalated"))
     for row in rows:
         opened = parse_time(row["opened_at"])
         table.add_row(
@@ -84,7 +84,7 @@ def print_timeline(console: Console, document: IncidentDocument) -> None:
     row = document.summary
     console.print(
         f"[bold]{_shown(row['incident_id'])}[/bold] {_shown(row['job_name'])} run "
-        f"{_shown(str(row['job_run_id'] or '')[:18])}… {_state(row)}",
+        f"{_shown(str(row['job_run_id'] or '')[:18])}… {_state(row).replace(chr(10), ' ')}",
         highlight=False,
     )
     console.print(
