@@ -283,3 +283,12 @@ def test_a_stack_without_an_events_table_is_refused(
     boto3.client("cloudformation").create_stack(StackName="other", TemplateBody=json.dumps(other))
     assert main(["report", "shadow", "--stack", "other"]) == 2
     assert "has no IncidentEventsTable" in capsys.readouterr().err
+
+
+def test_no_region_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv(EVENTS_TABLE_ENV, "events")
+    assert main(["incidents", "list", "--stack", "selfheal"]) == 2
+    assert "cannot reach stack 'selfheal'" in capsys.readouterr().err

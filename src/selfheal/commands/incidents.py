@@ -90,11 +90,15 @@ def source_for(stack: str | None) -> Any:
     if not stack:
         return LocalSource(selfheal_home())
     import boto3
+    from botocore.exceptions import BotoCoreError
 
     from selfheal.stack import resolve
 
     names = resolve(stack)
-    return StackSource(names.events_table, boto3.client("dynamodb"), boto3.client("stepfunctions"))
+    try:
+        return StackSource(names.events_table, boto3.client("dynamodb"), boto3.client("stepfunctions"))
+    except BotoCoreError as error:  # no region configured, typically
+        raise UsageError(f"cannot reach stack {stack!r}: {error}") from None
 
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
