@@ -170,7 +170,7 @@ def run_show(args: argparse.Namespace) -> int:
     document = incident_document(source, args.incident_id, datetime.now(UTC), args.stack)
     if args.html is not None:
         try:
-            args.html.write_text(render_html(source, document), encoding="utf-8")
+            args.html.write_text(render_html(document), encoding="utf-8")
         except OSError as error:
             raise UsageError(f"cannot write {args.html}: {error.strerror or error}") from None
         print(f"selfheal incidents show: wrote {args.html}", file=sys.stderr)

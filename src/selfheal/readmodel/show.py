@@ -10,7 +10,7 @@ from selfheal.errors import UsageError
 from selfheal.readmodel.describe import what
 from selfheal.readmodel.graph import Machine
 from selfheal.readmodel.records import IncidentLog, summary
-from selfheal.readmodel.timeline import STEP_OF_KIND, Story, step_of, story, visits_from_log
+from selfheal.readmodel.timeline import Story, step_of, story, visits_from_log
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def incident_document(
     return IncidentDocument(head, log, machine, told)
 
 
-def render_html(source: Any, document: IncidentDocument) -> str:
+def render_html(document: IncidentDocument) -> str:
     from selfheal.readmodel.page import render
 
     return render(
@@ -97,6 +97,3 @@ def render_html(source: Any, document: IncidentDocument) -> str:
         document.story,
         visits_from_log(document.log, document.machine),
     )
-
-
-__all__ = ["STEP_OF_KIND", "IncidentDocument", "answer_commands", "incident_document", "render_html"]

@@ -246,10 +246,3 @@ def story(log: IncidentLog, machine: Machine, history: Mapping[str, Any] | None,
         tuple(waits_from_log(visits, machine)),
         "event log",
     )
-
-
-def log_visits_by_step(log: IncidentLog, machine: Machine) -> dict[str, list[Visit]]:
-    grouped: dict[str, list[Visit]] = {}
-    for visit in visits_from_log(log, machine):
-        grouped.setdefault(visit.step, []).append(visit)
-    return grouped
