@@ -148,8 +148,8 @@ def test_a_killed_replay_is_closed_by_the_sweep_and_a_replay_says_so(
     (line,) = (tmp_path / "outbox.jsonl").read_text().splitlines()
     assert json.loads(line)["message"]["incident_id"] == incident_id
     assert main(["incidents", "list", "--json"]) == 0
-    (listed,) = json.loads(capsys.readouterr().out)["incidents"]
-    assert listed["outcome"] == "escalated" and listed["swept"] is True
+    (listed,) = json.loads(capsys.readouterr().out)  # one JSON array (issue 10)
+    assert listed["outcome"] == "escalated" and listed["swept"] is True and listed["status"] == "closed"
 
     forget_open_stores()
     assert main(["replay", str(event_path), "--json"]) == 0

@@ -23,6 +23,7 @@ LOCAL_STATE = (
     "selfheal.sqlite3-shm",
     "selfheal.sqlite3-journal",
     "audit",
+    "executions",
 )
 DEFAULT_HUMAN = "answer"
 

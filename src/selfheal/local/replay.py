@@ -161,4 +161,19 @@ def _swept(events: list[Any]) -> bool:
 
 def replay(engine: LocalEngine, event: Mapping[str, Any]) -> IncidentSummary:
     result = engine.run(event)
-    return summarise(event, result, engine.options.home)
+    summary = summarise(event, result, engine.options.home)
+    keep_history(engine, str(summary.data["incident_id"]), result)
+    return summary
+
+
+def keep_history(engine: LocalEngine, incident_id: str, result: ExecutionResult) -> None:
+    """Save the execution's history under ``$SELFHEAL_HOME/executions/``: moto's executions die with this
+    process, and ``selfheal incidents show`` draws each state's input and output from it."""
+    from selfheal.local.faults import controller
+    from selfheal.readmodel.sources import save_history
+
+    with controller.suspended():
+        events = engine.client("stepfunctions").get_execution_history(
+            executionArn=result.execution_arn, includeExecutionData=True
+        )["events"]
+    save_history(engine.options.home, incident_id, result.execution_arn, result.status, events)
