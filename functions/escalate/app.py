@@ -18,11 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.domain.trigger import Trigger
+from selfheal_core.errors import InvalidInputError
 from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
-from selfheal_core.errors import InvalidInputError
 from selfheal_core.steps import answers, escalate
 
 
@@ -71,7 +71,11 @@ def _answer_step(step: str, payload: Mapping[str, Any], deps: Dependencies) -> d
         except (TypeError, ValueError):
             raise InvalidInputError("timeout_seconds must be a whole number of seconds") from None
         return answers.request(
-            incident_id, str(payload.get("question")), str(payload.get("task_token") or ""), timeout, deps.store
+            incident_id,
+            str(payload.get("question")),
+            str(payload.get("task_token") or ""),
+            timeout,
+            deps.store,
         )
     if step == "record_answer":
         answer = answers.record(incident_id, payload.get("answer"), deps.store, deps.labels)

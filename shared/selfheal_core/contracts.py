@@ -266,9 +266,9 @@ def _value(hint: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "AnswerPayload",
     "GENERATED_SCHEMAS",
     "RESULT_PATHS",
+    "AnswerPayload",
     "DiagnoseResult",
     "EscalateResult",
     "ExecuteResult",

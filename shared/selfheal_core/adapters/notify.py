@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from selfheal_core.adapters.throttling import raise_if_transient
 
-
 # SNS delivers a JSON-structured message per protocol: people (email, SMS) read the plain-text body,
 # machines (SQS, Lambda, HTTPS, Firehose) get the JSON. One publish stays within SNS's 256 KB.
 MACHINE_PROTOCOLS = ("sqs", "lambda", "https", "http", "firehose")

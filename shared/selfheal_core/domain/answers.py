@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selfheal_core.domain.events import AnswerRequested, Answered, IncidentEvent
+from selfheal_core.domain.events import Answered, AnswerRequested, IncidentEvent
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.vocabulary import ACTIONS, CATEGORIES
 

@@ -134,7 +134,9 @@ class AutonomyPolicy:
         kept = tuple(r for r in self.rules if _scope(r) != _scope(rule))
         return AutonomyPolicy((*kept, rule), self.default)
 
-    def rule_for_scope(self, category: str, action: str, job: str | None, tag: str | None) -> AutonomyRule | None:
+    def rule_for_scope(
+        self, category: str, action: str, job: str | None, tag: str | None
+    ) -> AutonomyRule | None:
         scope = (category, action, job, tag)
         return next((r for r in self.rules if _scope(r) == scope), None)
 

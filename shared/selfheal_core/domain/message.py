@@ -72,7 +72,8 @@ def render_text(message: Mapping[str, Any]) -> str:
     if attempts:
         for a in attempts:
             result = {True: "fixed", False: "still failing", None: "not run"}.get(a.get("fixed"), "?")
-            lines.append(f"Attempt {a.get('attempt')}:    proposed {a.get('proposed')}, gated {a.get('action')}: {result}")
+            what = f"proposed {a.get('proposed')}, gated {a.get('action')}"
+            lines.append(f"Attempt {a.get('attempt')}:    {what}: {result}")
     else:
         lines.append("Attempts:     none")
     lines.append(f"Proposal:     {proposal or 'none'}")

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from selfheal_core.domain.autonomy import Autonomy, AutonomyPolicy
 from selfheal_core.domain.decisions import LearningTerms
 from selfheal_core.domain.learning import LearnerSettings
 from selfheal_core.domain.reward import RewardWeights
-from selfheal_core.domain.autonomy import Autonomy, AutonomyPolicy
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.domain.windows import (
     BusinessHours,

@@ -19,7 +19,7 @@ from typing import Any
 from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import HumanAnswer
 from selfheal_core.domain.answers import Answer, parse_answer, rejection
-from selfheal_core.domain.events import AnswerRequested, Answered
+from selfheal_core.domain.events import Answered, AnswerRequested
 from selfheal_core.domain.incident import IncidentState
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.ports import EventStore, LabelSink
@@ -72,9 +72,7 @@ def _reasons(state: IncidentState) -> tuple[str, ...]:
     return (state.escalation_reason,) if state.escalation_reason else ()
 
 
-def record(
-    incident_id: str, raw: Any, store: EventStore, labels: LabelSink | None = None
-) -> HumanAnswer:
+def record(incident_id: str, raw: Any, store: EventStore, labels: LabelSink | None = None) -> HumanAnswer:
     """Check the answer the wait delivered and record it; an invalid one is a rejection, with why."""
 
     def record_once() -> tuple[Answer, bool]:

@@ -15,8 +15,8 @@ the same key, so a repeat is recognisable (SNS standard topics deliver at least 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -98,11 +98,13 @@ def reason_for(error: Mapping[str, Any] | None, state: IncidentState) -> str:
         return f"selfheal could not complete a step: {error.get('Error', 'error')}: {cause}".strip()
     attempt = state.current_attempt
     if asks_approval(state) and attempt is not None:
-        return f"selfheal proposes {attempt.proposed} and holds it for your approval: {explain(attempt.approval)}"
+        held = explain(attempt.approval)
+        return f"selfheal proposes {attempt.proposed} and holds it for your approval: {held}"
     if attempt is not None and attempt.action is Action.LOG_AND_WAIT:
         return "selfheal chose to wait for the next scheduled run; nothing was executed"
     if attempt is not None and attempt.shadow:
-        return f"selfheal would have run {attempt.proposed}, and executed nothing: {explain(attempt.rules_fired)}"
+        stopped = explain(attempt.rules_fired)
+        return f"selfheal would have run {attempt.proposed}, and executed nothing: {stopped}"
     if attempt is not None and attempt.rules_fired:
         return f"the safety gate stopped {attempt.proposed}: {explain(attempt.rules_fired)}"
     if attempt is not None and attempt.fixed is False:
@@ -194,8 +196,7 @@ def answer_commands(incident_id: str, question: str | None) -> list[str]:
         commands.append(f"selfheal incidents approve {incident_id}")
     commands += [
         f'selfheal incidents reject {incident_id} --note "why"',
-        f"selfheal incidents resolve {incident_id} --category CATEGORY --action ACTION "
-        '--note "what you did"',
+        f'selfheal incidents resolve {incident_id} --category CATEGORY --action ACTION --note "what you did"',
     ]
     return commands
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from selfheal.commands import help_options
+from selfheal.commands import answer, help_options
 
 EXAMPLES = """\
 examples:
@@ -21,6 +21,11 @@ examples:
   selfheal incidents sweep
   # only incidents opened more than an hour ago; one JSON object
   selfheal incidents sweep --older-than 3600 --json
+  # run the rollback an incident holds for approval; reject one; say what you did
+  selfheal incidents approve inc-0123456789abcdef
+  selfheal incidents reject inc-0123456789abcdef --note "not during close"
+  selfheal incidents resolve inc-0123456789abcdef --category schema_drift --action rollback \\
+      --note "restored the column" --stack selfheal-prod
 """
 
 DESCRIPTION = """\
@@ -38,7 +43,10 @@ def register(subparsers: Any) -> None:
         help="list the local incidents, or sweep the ones left open",
         **help_options(DESCRIPTION, EXAMPLES),
     )
-    parser.add_argument("action", choices=("list", "sweep"), help="list, or sweep the stuck ones")
+    parser.add_argument(
+        "action", choices=("list", "sweep", *answer.VERBS), help="list, sweep the stuck ones, or answer one"
+    )
+    answer.add_arguments(parser)
     parser.add_argument(
         "--older-than",
         type=float,
@@ -74,6 +82,9 @@ class NoExecutions:
 
 def run(args: argparse.Namespace) -> int:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
+    if args.action in answer.VERBS:
+        return answer.run(args)
 
     from selfheal.home import selfheal_home
 

@@ -103,6 +103,7 @@ class EngineOptions:
     kill_switch: bool = False
     # The local on-call's answer to any wait: "answer" approves a held proposal and fixes the rest by
     # hand; "approve", "reject" or "resolve" give that answer to every wait; "timeout": nobody answers.
+    # "wait": a human answers with ``selfheal incidents approve|reject|resolve`` from another terminal.
     human: str = "answer"
     learning: bool = True
     policy: str = "learned"  # "learned" | "rules"
@@ -500,7 +501,9 @@ class LocalEngine:
         )
 
     def run(self, event: Mapping[str, Any]) -> ExecutionResult:
-        return self.wait(self.start(event))
+        # A human answering from another terminal has as long as the wait lasts (an hour locally).
+        timeout = WAIT_FOR_HUMAN_SECONDS if self.options.human == "wait" else 120.0
+        return self.wait(self.start(event), timeout)
 
     def _answer_oncall(self, execution_arn: str) -> None:
         """The local on-call engineer: finds the waiting question in the incident's log (as
@@ -508,6 +511,15 @@ class LocalEngine:
         from selfheal_core.domain.answers import waiting_request
 
         if self.options.human == "timeout":
+            return
+        if self.options.human == "wait":  # a human answers from another terminal
+            from selfheal.commands.answer import take_local_answers
+
+            for answer in take_local_answers(self.options.home):
+                with contextlib.suppress(Exception):  # a stale answer (its wait is over) is dropped
+                    self.client("stepfunctions").send_task_success(
+                        taskToken=answer["task_token"], output=answer["output"]
+                    )
             return
         event = self._inputs.get(execution_arn)
         if event is None:
@@ -564,6 +576,7 @@ def local_settings(home: Path) -> dict[str, Any]:
 
 
 SETTINGS_FILE = "settings.json"
+WAIT_FOR_HUMAN_SECONDS = 3700.0
 ANSWERS_FILE = "answers.jsonl"
 ONCALL_ANSWERS: dict[str, Mapping[str, Any]] = {
     "approve": {"decision": "approve", "answered_by": "local-oncall", "note": "approved"},
