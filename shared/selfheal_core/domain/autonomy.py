@@ -61,12 +61,12 @@ class AutonomyRule:
         return True
 
     @property
-    def specificity(self) -> tuple[int, int, int]:
+    def specificity(self) -> tuple[int, int]:
         """Most specific wins: a job or tag rule, then category+action, then category, then action."""
         scoped = int(self.job is not None or self.tag is not None)
         category = self.category != WILDCARD
         action = self.action != WILDCARD
-        return (scoped, 2 * int(category) + int(action), int(self.job is not None))
+        return (scoped, 2 * int(category) + int(action))
 
     def to_data(self) -> dict[str, str]:
         data = {"category": self.category, "action": self.action, "level": self.level.value}
