@@ -23,7 +23,17 @@ SAMPLES = sorted((PROJECT_EVENTS / "glue").glob("*.json"))
 WORLD = World.load(DEFAULT_WORLD)
 
 FIX_PATH = ["Execute", "Run Started?", "Wait For Job Run", "Validate", "Fix Held?"]
-ESCALATION_PATH = ["Escalate", "Human Decision Needed?", "Await Human Decision", "Learn", "Incident Closed"]
+ESCALATION_PATH = [
+    "Escalate",
+    "Human Decision Needed?",
+    "Await Human Decision",
+    "Check Answer",
+    "Approved?",
+    "Learn",
+    "Incident Closed",
+]
+# A proposal held for approval, which the local on-call gives (issue 10).
+APPROVAL_PATH = ["Escalate", "Human Decision Needed?", "Await Approval", "Check Answer", "Approved?"]
 HEAD = ["Diagnose", "Already Handled?", "Run Still Going?", "Propose", "SafetyGate", "Gate Decision"]
 
 # With every run forced to succeed and an untrained Q-table (the rules as prior), what each sample does.
@@ -41,6 +51,11 @@ EXPECTED_WHEN_RUNS_SUCCEED: dict[str, tuple[str, str, list[str]]] = {
         [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"],
     ),
     "schema_drift": ("rollback", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
+    "schema_drift_critical": (
+        "rollback",
+        "resolved",
+        [*HEAD, *APPROVAL_PATH, *FIX_PATH, "Learn", "Incident Closed"],
+    ),
     "data_quality": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "dq_results_failed": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "permission": ("escalate", "escalated", [*HEAD, *ESCALATION_PATH]),
@@ -173,7 +188,7 @@ def test_an_unanswered_escalation_times_out_and_never_approves(tmp_path: Path) -
     decided = next(
         e.event for e in incident_events(tmp_path, summary["incident_id"]) if isinstance(e.event, Answered)
     )
-    assert decided.decision == "timed_out"
+    assert decided.decision == "timeout"
 
 
 def test_an_event_for_an_unknown_job_is_escalated_not_lost(tmp_path: Path) -> None:
