@@ -175,6 +175,7 @@ RESULT_PATHS: dict[str, tuple[str, type[Contract]]] = {
     "Await Approval": ("$.human", AnswerPayload),
     "Await Human Decision": ("$.human", AnswerPayload),
     "Check Answer": ("$.human", HumanAnswer),
+    "Record Answer": ("$.human", HumanAnswer),
     "Learn": ("$.result", LearnResult),
 }
 

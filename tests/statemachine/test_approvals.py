@@ -74,7 +74,7 @@ def test_a_rejected_or_unanswered_approval_runs_nothing_and_a_human_owns_it(
         False,
         "escalate",
     )
-    assert ("No Human Answer" in summary["path"]) is (human == "timeout")
+    assert ("No Approval" in summary["path"]) is (human == "timeout")
     assert summary["path"][-4:] == ["Check Answer", "Approved?", "Learn", "Incident Closed"]
     answered = [e.event for e in events_of(tmp_path, summary["incident_id"]) if isinstance(e.event, Answered)]
     assert [a.decision for a in answered] == [decision]

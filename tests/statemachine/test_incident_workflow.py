@@ -27,8 +27,7 @@ ESCALATION_PATH = [
     "Escalate",
     "Human Decision Needed?",
     "Await Human Decision",
-    "Check Answer",
-    "Approved?",
+    "Record Answer",
     "Learn",
     "Incident Closed",
 ]

@@ -241,3 +241,18 @@ def test_an_escalate_proposal_names_the_rules_that_left_no_automated_action() ->
     assert "no automated action was allowed: human_only_category" in result.reason
     assert "policy judged" not in result.reason
     assert deps.store.last(INCIDENT, Escalated).reason == result.reason
+
+
+def test_an_incident_asks_for_one_approval_at_most() -> None:
+    deps, _ = held_rollback()
+    escalated(deps)
+    answers.request(INCIDENT, "approval", "token-1", 1800, deps.store, NOW)
+    answers.record(INCIDENT, {"decision": "approve"}, deps.store)
+    ran = execute.run(INCIDENT, deps.store, deps.glue, "s3://q/", poll_seconds=30)
+    deps.glue.set_run(JOB, ran.job_run_id, state="FAILED", completed_on=T0 + timedelta(hours=4))
+    assert validate.run(INCIDENT, deps.store, deps.glue, 3, 5).attempts_left
+    state = load_state(deps.store, INCIDENT)
+    deps.store.append(INCIDENT, Proposed(attempt=2, action=Action.ROLLBACK), state.next_seq)
+    second = safety_gate.run(INCIDENT, deps.store, ASKING, backoff_seconds=60)
+    assert (second.action, second.needs_approval) == ("escalate", False)
+    assert second.rules_fired == ("critical_job_low_risk_only",)
