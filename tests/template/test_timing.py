@@ -122,9 +122,7 @@ def _next(state: dict[str, Any]) -> list[str]:
     return [t for t in targets if t]
 
 
-def _paths(
-    asl: dict[str, Any], start: str, goal: str | None, avoid: frozenset[str]
-) -> Iterator[list[str]]:
+def _paths(asl: dict[str, Any], start: str, goal: str | None, avoid: frozenset[str]) -> Iterator[list[str]]:
     """Every simple path from start to goal (excluded), or to an end state (included) when goal is None,
     that does not pass through ``avoid``."""
     states = asl["States"]
