@@ -583,7 +583,7 @@ ONCALL_ANSWERS: dict[str, Mapping[str, Any]] = {
     "reject": {"decision": "reject", "answered_by": "local-oncall", "note": "rejected"},
     "resolve": {"decision": "resolved", "answered_by": "local-oncall", "note": "fixed by hand"},
 }
-DEFAULT_ANSWER = {"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}
+DEFAULT_ANSWER = ONCALL_ANSWERS["resolve"]
 
 
 def _status(backend: Any, execution_arn: str) -> str:
