@@ -102,7 +102,8 @@ def test_escalate_asks_for_the_approval_in_a_message_a_human_can_act_on() -> Non
     assert subject == f"selfheal: approve rollback on {JOB}? (schema_drift)" and len(subject) <= 100
     text = message["text"]
     assert f"selfheal asks for your approval to run rollback on job {JOB} (run {RUN})" in text
-    assert "Stopped by:   critical_job_low_risk_only" in text
+    assert "Held by:      critical_job_low_risk_only" in text
+    assert "Attempt 1:    proposed rollback, gated rollback: held for your approval" in text
     assert f"selfheal incidents approve {INCIDENT}" in text and "2026-12-01T02:30:00Z" in text
     assert "fin.revenue (version" in text and "removed amount" in text
     assert "Bad records:  not measured" in text

@@ -72,6 +72,8 @@ def render_text(message: Mapping[str, Any]) -> str:
     if attempts:
         for a in attempts:
             result = {True: "fixed", False: "still failing", None: "not run"}.get(a.get("fixed"), "?")
+            if a.get("held_for_approval"):
+                result = "held for your approval"
             what = f"proposed {a.get('proposed')}, gated {a.get('action')}"
             lines.append(f"Attempt {a.get('attempt')}:    {what}: {result}")
     else:
@@ -79,7 +81,8 @@ def render_text(message: Mapping[str, Any]) -> str:
     lines.append(f"Proposal:     {proposal or 'none'}")
     stopped = list(message.get("approval_rules") or []) if question == "approval" else []
     stopped = stopped or list(message.get("safety_rules") or [])
-    lines.append(f"Stopped by:   {', '.join(stopped) if stopped else 'no rule (see Why)'}")
+    label = "Held by:      " if question == "approval" else "Stopped by:   "
+    lines.append(f"{label}{', '.join(stopped) if stopped else 'no rule (see Why)'}")
     commands = list(message.get("answer_commands") or [])
     if commands:
         expires = message.get("expires_at")

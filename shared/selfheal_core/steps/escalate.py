@@ -156,7 +156,13 @@ def message_for(
         "drift": [r.to_dict() for r in diagnosis.drift] if diagnosis else [],
         "bad_record_fraction": diagnosis.bad_record_fraction if diagnosis else None,
         "attempts": [
-            {"attempt": a.number, "proposed": a.proposed, "action": a.action, "fixed": a.fixed}
+            {
+                "attempt": a.number,
+                "proposed": a.proposed,
+                "action": a.action,
+                "fixed": a.fixed,
+                "held_for_approval": a.needs_approval and a.approval_answer is None,
+            }
             for a in state.attempts
         ],
         "proposal": attempt.proposed.value if attempt and attempt.proposed else None,
