@@ -17,7 +17,7 @@ from the parameter behind its SecondsPath / TimeoutSecondsPath, and the loops fr
 A poll loop is the cycle through a Wait state whose length is PollSeconds, not through Propose.
 
 ``Await Approval`` is entered at most once per execution (``domain/decisions.review`` asks for one approval
-per incident; tests/steps/test_approvals.py): the paths above avoid it, and one approval (Escalate, the
+per incident; tests/steps/test_approval_steps.py): the paths above avoid it, and one approval (Escalate, the
 wait at ApprovalTimeoutSeconds, Check Answer) is added once.
 
 Events count every retry the ASL allows (an upper bound). Seconds count every wait at its bound, and
