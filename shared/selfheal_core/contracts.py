@@ -49,18 +49,34 @@ class IncidentRef(Contract):
     incident_id: str
 
 
-HumanDecision = Literal["fixed", "rejected", "timed_out", "failed"]
+HumanDecision = Literal[
+    "approve", "reject", "resolved", "timeout", "fixed", "rejected", "timed_out", "failed"
+]
 
 
 @dataclass(frozen=True)
 class HumanAnswer(Contract):
-    """What a human sends back through SendTaskSuccess (or the timeout that stands in for it)."""
+    """A human's answer as the state machine passes it on, checked (Check Answer), or the timeout or
+    failed request that stands in for one."""
 
     decision: HumanDecision
     by: str = ""
     notes: str = ""
     minutes_to_fix: float | None = field(default=None, metadata={"json_schema": {"minimum": 0}})
     harmful: bool = False
+    category: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerPayload(Contract):
+    """What SendTaskSuccess carries (``selfheal incidents approve|reject|resolve``, the link function)."""
+
+    decision: Literal["approve", "reject", "resolved"]
+    category: str | None = None
+    action: str | None = None
+    note: str | None = None
+    answered_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,10 @@ class GateResult(Contract):
     rules_fired: tuple[str, ...]
     shadow: bool
     wait_seconds: int
+    # ``action`` runs only once a human approves it: the soft rules / autonomy level that asked.
+    needs_approval: bool = False
+    approval: tuple[str, ...] = ()
+    autonomy: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,8 @@ class EscalateResult(Contract):
     reason: str
     await_human: bool
     timeout_seconds: int
+    # "approval": a held proposal waits for approval; "fix": a human owns it; None: nothing is awaited.
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,10 @@ RESULT_PATHS: dict[str, tuple[str, type[Contract]]] = {
     "Execute": ("$.execution", ExecuteResult),
     "Validate": ("$.validation", ValidateResult),
     "Escalate": ("$", EscalateResult),
+    "Await Approval": ("$.human", AnswerPayload),
+    "Await Human Decision": ("$.human", AnswerPayload),
+    "Check Answer": ("$.human", HumanAnswer),
+    "Record Answer": ("$.human", HumanAnswer),
     "Learn": ("$.result", LearnResult),
 }
 
@@ -243,6 +269,7 @@ def _value(hint: Any, value: Any) -> Any:
 __all__ = [
     "GENERATED_SCHEMAS",
     "RESULT_PATHS",
+    "AnswerPayload",
     "DiagnoseResult",
     "EscalateResult",
     "ExecuteResult",

@@ -138,3 +138,15 @@ class Notifier(Protocol):
 
 class SettingsSource(Protocol):
     def load(self) -> Mapping[str, Any]: ...
+
+
+class LabelSink(Protocol):
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Keep one labelled example (the corpus JSONL format): a human's true category for a message."""
+        ...
+
+
+class AnswerLinks(Protocol):
+    def links(self, incident_id: str, question: str, expires_at: str) -> Mapping[str, str]:
+        """One-click answer links, decision -> URL (empty when the stack serves none)."""
+        ...

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "selfheal.commands.qtable",
     "selfheal.commands.incidents",
     "selfheal.commands.report",
+    "selfheal.commands.autonomy",
 )
 
 

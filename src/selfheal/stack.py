@@ -49,3 +49,19 @@ def resolve(stack: str, cloudformation: Any | None = None) -> StackNames:
     if not physical.get(EVENTS_TABLE_ID):
         raise UsageError(f"stack {stack!r} has no {EVENTS_TABLE_ID}: is it a selfheal stack?")
     return StackNames(stack, str(physical[EVENTS_TABLE_ID]), physical.get(STATE_MACHINE_ID) or None)
+
+
+def stack_resource(stack: str, logical_id: str, client: Any | None = None) -> str:
+    """The physical id of ``logical_id`` in ``stack`` (a table name, a parameter name, an ARN)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cloudformation = client or boto3.client("cloudformation")
+    try:
+        detail = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message") or str(error)
+        raise UsageError(f"stack {stack!r}: cannot find its {logical_id}: {message}") from None
+    except BotoCoreError as error:
+        raise UsageError(f"stack {stack!r}: {error}") from None
+    return str(detail["StackResourceDetail"]["PhysicalResourceId"])

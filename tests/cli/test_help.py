@@ -19,6 +19,7 @@ def test_every_registered_command_is_covered() -> None:
         "qtable",
         "incidents",
         "report",
+        "autonomy",
     }
 
 

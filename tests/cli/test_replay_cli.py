@@ -23,6 +23,8 @@ REPLAY_KEYS = [
     "final_action",
     "safety_rules",
     "outcome",
+    "assisted",
+    "approval",
     "path",
     "status",
     "glue_runs_started",

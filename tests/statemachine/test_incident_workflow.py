@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
-from selfheal_core.domain.events import ActionStarted, Answered, Escalated, Executed, Learned, Proposed
+from selfheal_core.domain.events import ActionStarted, Answered, Escalated, Executed, Gated, Learned, Proposed
 
 from selfheal.local import patches
 from selfheal.local.engine import ACCOUNT, REGION, EngineOptions, LocalEngine
@@ -23,7 +23,16 @@ SAMPLES = sorted((PROJECT_EVENTS / "glue").glob("*.json"))
 WORLD = World.load(DEFAULT_WORLD)
 
 FIX_PATH = ["Execute", "Run Started?", "Wait For Job Run", "Validate", "Fix Held?"]
-ESCALATION_PATH = ["Escalate", "Human Decision Needed?", "Await Human Decision", "Learn", "Incident Closed"]
+ESCALATION_PATH = [
+    "Escalate",
+    "Human Decision Needed?",
+    "Await Human Decision",
+    "Record Answer",
+    "Learn",
+    "Incident Closed",
+]
+# A proposal held for approval, which the local on-call gives (issue 10).
+APPROVAL_PATH = ["Escalate", "Human Decision Needed?", "Await Approval", "Check Answer", "Approved?"]
 HEAD = ["Diagnose", "Already Handled?", "Run Still Going?", "Propose", "SafetyGate", "Gate Decision"]
 
 # With every run forced to succeed and an untrained Q-table (the rules as prior), what each sample does.
@@ -41,6 +50,11 @@ EXPECTED_WHEN_RUNS_SUCCEED: dict[str, tuple[str, str, list[str]]] = {
         [*HEAD, "Back Off", *FIX_PATH, "Learn", "Incident Closed"],
     ),
     "schema_drift": ("rollback", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
+    "schema_drift_critical": (
+        "rollback",
+        "resolved",
+        [*HEAD, *APPROVAL_PATH, *FIX_PATH, "Learn", "Incident Closed"],
+    ),
     "data_quality": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "dq_results_failed": ("quarantine", "resolved", [*HEAD, *FIX_PATH, "Learn", "Incident Closed"]),
     "permission": ("escalate", "escalated", [*HEAD, *ESCALATION_PATH]),
@@ -78,16 +92,20 @@ def test_every_sample_takes_the_expected_path(
     _, summaries = succeeded_runs
     proposed, outcome, path = EXPECTED_WHEN_RUNS_SUCCEED[category]
     summary = summaries[category].data
-    assert summary["category"] == ("data_quality" if category == "dq_results_failed" else category)
+    same = {"dq_results_failed": "data_quality", "schema_drift_critical": "schema_drift"}
+    assert summary["category"] == same.get(category, category)
     assert summary["status"] == "SUCCEEDED"
     assert summary["proposed_action"] == proposed
     assert summary["outcome"] == outcome
     assert summary["path"] == path
 
 
-def test_a_critical_job_is_never_rolled_back(succeeded_runs: tuple[Path, dict[str, IncidentSummary]]) -> None:
-    home, summaries = succeeded_runs
-    summary = summaries["type_mismatch"].data
+def test_a_critical_job_is_never_rolled_back_unattended(tmp_path: Path) -> None:
+    """With nobody to ask (approvals off), the soft rule masks rollback and quarantine on a high job."""
+    options = EngineOptions(home=tmp_path, world=WORLD, outcome="success", learning=False, approvals=False)
+    with LocalEngine(options) as engine:
+        summary = replay(engine, load_event(PROJECT_EVENTS / "glue" / "type_mismatch.json")).data
+    home = tmp_path
     assert summary["drift"] is True
     events = incident_events(home, summary["incident_id"])
     executed = [e.event.action.value for e in events if isinstance(e.event, Executed)]
@@ -120,6 +138,25 @@ def test_every_step_is_in_the_log_and_the_audit_trail(
     assert [json.loads(p.read_text())["seq"] for p in audit] == [e.seq for e in events]
     restored = next(e.event for e in events if isinstance(e.event, Executed))
     assert restored.to_data()["restored"] == [{"table": "crm.customers", "version": "1"}]
+
+
+def test_a_risky_action_on_a_critical_job_runs_only_after_an_approval(
+    succeeded_runs: tuple[Path, dict[str, IncidentSummary]],
+) -> None:
+    home, summaries = succeeded_runs
+    for summary in summaries.values():
+        events = [e.event for e in incident_events(home, summary.data["incident_id"])]
+        for index, event in enumerate(events):
+            if (
+                isinstance(event, Executed)
+                and event.job_run_id
+                and event.action.value in ("rollback", "quarantine")
+            ):
+                gated = [e for e in events[:index] if isinstance(e, Gated)][-1]
+                answers = [e.decision for e in events[:index] if isinstance(e, Answered)]
+                assert not gated.approval or answers[-1:] == ["approve"], summary.data["job_name"]
+    held = summaries["schema_drift_critical"].data
+    assert held["assisted"] is True and held["approval"] == ["critical_job_low_risk_only"]
 
 
 def test_a_redelivered_event_does_not_start_a_second_remediation(tmp_path: Path) -> None:
@@ -173,7 +210,7 @@ def test_an_unanswered_escalation_times_out_and_never_approves(tmp_path: Path) -
     decided = next(
         e.event for e in incident_events(tmp_path, summary["incident_id"]) if isinstance(e.event, Answered)
     )
-    assert decided.decision == "timed_out"
+    assert decided.decision == "timeout"
 
 
 def test_an_event_for_an_unknown_job_is_escalated_not_lost(tmp_path: Path) -> None:

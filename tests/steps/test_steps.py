@@ -362,6 +362,7 @@ def test_gate_in_shadow_mode_records_the_proposal_and_escalates():
         rules_fired=("shadow_mode",),
         shadow=True,
         wait_seconds=0,
+        autonomy="shadow",
     )
 
 

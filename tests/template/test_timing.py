@@ -16,6 +16,10 @@ from the parameter behind its SecondsPath / TimeoutSecondsPath, and the loops fr
 
 A poll loop is the cycle through a Wait state whose length is PollSeconds, not through Propose.
 
+``Await Approval`` is entered at most once per execution (``domain/decisions.review`` asks for one approval
+per incident; tests/steps/test_approval_steps.py): the paths above avoid it, and one approval (Escalate, the
+wait at ApprovalTimeoutSeconds, Check Answer) is added once.
+
 Events count every retry the ASL allows (an upper bound). Seconds count every wait at its bound, and
 TASK_SECONDS per task state: Lambda run time is no parameter (the handlers make a few AWS calls each;
 Diagnose's log reads stop at LOG_MAX_SECONDS, 10 s), and retries, which Step Functions makes only on
@@ -41,7 +45,12 @@ SECONDS_PATHS = {
     "$.timeout_seconds": "HumanTimeoutSeconds",
 }
 ATTEMPT_STATE = "Propose"
+APPROVAL_STATE = "Await Approval"
+APPROVAL_PATH = ("Escalate", "Human Decision Needed?", APPROVAL_STATE, "Check Answer", "Approved?")
+# A wait whose bound depends on the state rather than on the path it reads.
+STATE_WAITS = {APPROVAL_STATE: "ApprovalTimeoutSeconds"}
 TIMING_PARAMETERS = (
+    "ApprovalTimeoutSeconds",
     "MaxAttempts",
     "BackoffSeconds",
     "PollSeconds",
@@ -79,7 +88,7 @@ def _wait_seconds(path: str, values: dict[str, float]) -> tuple[float, int]:
     return values[SECONDS_PATHS[path]], 0
 
 
-def state_cost(state: dict[str, Any], values: dict[str, float]) -> Cost:
+def state_cost(state: dict[str, Any], values: dict[str, float], name: str = "") -> Cost:
     kind = state["Type"]
     if kind == "Task":
         callback = state["Resource"].endswith(".waitForTaskToken")
@@ -89,7 +98,9 @@ def state_cost(state: dict[str, Any], values: dict[str, float]) -> Cost:
         if callback:
             # Waited once: a retry would wait again only if a timeout were retried (then say so here).
             assert not _retried_after_timeout(state), "a retried wait for a human: count it"
-            if "TimeoutSecondsPath" in state:
+            if name in STATE_WAITS:
+                seconds += values[STATE_WAITS[name]]
+            elif "TimeoutSecondsPath" in state:
                 seconds += _wait_seconds(state["TimeoutSecondsPath"], values)[0]
             else:
                 seconds += state["TimeoutSeconds"]
@@ -111,7 +122,7 @@ def _next(state: dict[str, Any]) -> list[str]:
     return [t for t in targets if t]
 
 
-def _paths(asl: dict[str, Any], start: str, goal: str | None, avoid: str | None) -> Iterator[list[str]]:
+def _paths(asl: dict[str, Any], start: str, goal: str | None, avoid: frozenset[str]) -> Iterator[list[str]]:
     """Every simple path from start to goal (excluded), or to an end state (included) when goal is None,
     that does not pass through ``avoid``."""
     states = asl["States"]
@@ -123,7 +134,7 @@ def _paths(asl: dict[str, Any], start: str, goal: str | None, avoid: str | None)
         for target in _next(current):
             if target == goal:
                 yield path
-            elif target not in path and target != avoid:
+            elif target not in path and target not in avoid:
                 yield from walk([*path, target])
 
     yield from walk([start])
@@ -138,9 +149,10 @@ def _worst(
     avoid: str | None = None,
 ) -> Cost:
     """The most events, and separately the most seconds, over the paths (each an upper bound)."""
+    avoided = frozenset({APPROVAL_STATE, *([avoid] if avoid else [])})
     costs = [
-        functools.reduce(Cost.__add__, (state_cost(asl["States"][s], values) for s in path), Cost())
-        for path in _paths(asl, start, goal, avoid)
+        functools.reduce(Cost.__add__, (state_cost(asl["States"][s], values, s) for s in path), Cost())
+        for path in _paths(asl, start, goal, avoided)
     ]
     assert costs, f"no path from {start} to {goal or 'an end state'}"
     return Cost(
@@ -174,6 +186,8 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
     loops = [_worst(asl, ATTEMPT_STATE, ATTEMPT_STATE, values, backoff * 2**n) for n in range(attempts - 1)]
     last = _worst(asl, ATTEMPT_STATE, None, values, backoff * 2 ** (attempts - 1))
     total = functools.reduce(Cost.__add__, loops, total + last)
+    approval = [state_cost(asl["States"][name], values, name) for name in APPROVAL_PATH]
+    total = functools.reduce(Cost.__add__, approval, total)
     in_attempts = _reachable(asl, ATTEMPT_STATE)
     poll_events = 0
     for wait in _poll_states(asl):
@@ -189,6 +203,7 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
         "events_per_poll": poll_events,
         "backoff_seconds": backoff * (2**attempts - 1),
         "human_seconds": values["HumanTimeoutSeconds"],
+        "approval_seconds": values["ApprovalTimeoutSeconds"],
     }
 
 

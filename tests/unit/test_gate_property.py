@@ -9,11 +9,13 @@ fractions that are missing, NaN, negative, in [0, 1], above 1 or infinite.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from selfheal_core.domain.autonomy import AutonomyPolicy
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.domain.qlearning import (
     ACTION_INDEX,
@@ -210,3 +212,72 @@ def test_a_value_that_is_not_a_number_never_beats_one_that_is(
     numbers = [values[ACTION_INDEX[a]] for a in allowed if not math.isnan(values[ACTION_INDEX[a]])]
     if numbers:
         assert values[ACTION_INDEX[chosen]] == max(numbers)
+
+
+# --- approvals (issue 10) ---------------------------------------------------------------------------
+# Restated from CONTRACT-10 and docs/operations.md: only "a high/critical job (or a high-risk window) runs
+# only low-risk actions unattended" is soft, and asks a human; an approval never unlocks any other rule.
+
+
+def hard_forbidden(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """``forbidden`` without the one soft rule."""
+    if action is Action.ESCALATE:
+        return False
+    return forbidden(action, dataclasses.replace(ctx, criticality=Criticality.MEDIUM, risk=Risk.MEDIUM), s)
+
+
+def soft_forbidden(action: Action, ctx: DecisionContext) -> bool:
+    high = ctx.criticality in (Criticality.HIGH, Criticality.CRITICAL) or ctx.risk == Risk.HIGH
+    return action is not Action.ESCALATE and high and action not in LOW_RISK
+
+
+autonomy_rules = st.lists(
+    st.fixed_dictionaries(
+        {"level": st.sampled_from(["shadow", "approve", "auto"])},
+        optional={
+            "category": st.sampled_from([*(c.value for c in Category), "*"]),
+            "action": st.sampled_from([*(a.value for a in ACTIONS), "*"]),
+            "job": st.sampled_from(["orders", "ledger"]),
+            "tag": st.sampled_from(["criticality=critical", "criticality=high"]),
+        },
+    ),
+    max_size=4,
+).map(AutonomyPolicy.from_data)
+asking_settings = st.builds(
+    SafetySettings,
+    max_attempts=st.integers(min_value=1, max_value=10),
+    max_quarantine_fraction=st.floats(min_value=0, max_value=1),
+    max_rerun_bad_fraction=st.floats(min_value=0, max_value=1),
+    min_confidence=st.one_of(st.just(0.5), st.floats(min_value=0, max_value=1)),
+    kill_switch=mostly(False, True),
+    mode=mostly(Mode.AUTO, Mode.SHADOW),
+    autonomy=autonomy_rules,
+    ask_approval=st.just(True),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(ctx=contexts, s=asking_settings, proposed=st.sampled_from(ACTIONS))
+def test_an_approval_can_never_unlock_a_hard_rule(
+    ctx: DecisionContext, s: SafetySettings, proposed: Action
+) -> None:
+    decision = SafetyGate(s).review(proposed, ctx)
+    assert decision.proposed is proposed
+    assert decision.action in (proposed, Action.ESCALATE)
+    if hard_forbidden(proposed, ctx, s) or s.kill_switch:
+        assert decision.action is Action.ESCALATE or proposed is Action.ESCALATE
+        assert not decision.needs_approval
+    if decision.action is proposed and soft_forbidden(proposed, ctx):
+        assert decision.needs_approval  # a soft rule never lets an action through unasked
+    if decision.needs_approval:
+        assert decision.action is proposed is not Action.ESCALATE
+        assert not hard_forbidden(proposed, ctx, s) and not s.kill_switch
+
+
+@settings(max_examples=600, deadline=None)
+@given(ctx=contexts, s=asking_settings)
+def test_with_approvals_the_mask_is_what_the_hard_rules_allow(
+    ctx: DecisionContext, s: SafetySettings
+) -> None:
+    allowed = SafetyGate(s).allowed_actions(ctx)
+    assert set(allowed) == {a for a in ACTIONS if not hard_forbidden(a, ctx, s)}

@@ -14,6 +14,7 @@ from selfheal_core.domain.events import (
     SCHEMA_VERSION,
     ActionStarted,
     Answered,
+    AnswerRequested,
     Diagnosed,
     DomainEvent,
     Escalated,
@@ -57,6 +58,11 @@ SAMPLES: list[DomainEvent] = [
     Notified("msg-1"),
     Answered("fixed", "me", "n", 30.0, True),
     Learned("resolved", 2, -1.25),
+    Gated(2, Action.ROLLBACK, Action.ROLLBACK, approval=("critical_job_low_risk_only",), autonomy="approve"),
+    AnswerRequested(
+        "approval", Action.ROLLBACK, ("critical_job_low_risk_only",), "tok", "2026-12-01T01:00:00Z"
+    ),
+    Answered("resolved", "ana", "restored", category="schema_drift", action="rollback"),
 ]
 
 

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from selfheal_core.domain.bounds import cap_text, clean_text
-from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
+from selfheal_core.domain.events import AnswerRequested, DomainEvent, E, IncidentEvent, Opened
 from selfheal_core.domain.redaction import MARKER, MAX_JSON_DEPTH, redact, redact_json
 from selfheal_core.ports import EventStore, Notifier
 
@@ -102,6 +102,10 @@ def hygienic_data(event: DomainEvent) -> dict[str, Any]:
         }
         if _json_bytes(bounded) <= MAX_EVENT_DATA_BYTES:
             break
+    if isinstance(event, AnswerRequested):
+        # The task token is a control value the answer needs back (its key names a "token"); it is
+        # Step Functions' own, never something a job or a log put there.
+        bounded["task_token"] = event.task_token
     return bounded
 
 

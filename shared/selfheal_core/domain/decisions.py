@@ -7,7 +7,7 @@ in-process simulator take exactly the same decisions and learn exactly the same 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from selfheal_core.domain.events import Gated, Proposed
@@ -72,6 +72,10 @@ def review(attempt: Attempt, state: IncidentState, settings: SafetySettings, bac
     gate = SafetyGate(settings)
     ctx = state.current_context()
     decision = gate.review(attempt.proposed, ctx)
+    if decision.needs_approval and any(a.needs_approval for a in state.attempts if a is not attempt):
+        # One approval per incident: when the approved fix did not hold, the next risky action is for the
+        # human to take (and the execution's 48 h holds at most one approval wait).
+        decision = replace(decision, action=Action.ESCALATE, rules_fired=decision.approval, approval=())
     wait = 0
     if decision.action is Action.BACKOFF_RETRY:
         wait = int(backoff_seconds * 2 ** (attempt.number - 1))
@@ -86,6 +90,8 @@ def review(attempt: Attempt, state: IncidentState, settings: SafetySettings, bac
         kill_switch=settings.kill_switch,
         mode=settings.mode,
         wait_seconds=wait,
+        approval=decision.approval,
+        autonomy=decision.autonomy,
     )
 
 
@@ -122,9 +128,15 @@ def transitions(state: IncidentState, gate: SafetyGate, terms: LearningTerms) ->
         assert attempt.action is not None and attempt.proposed is not None
         ctx = state.context(attempt.number, previous)
         last = index == len(steps) - 1
-        ran = attempt.action in GLUE_ACTIONS
-        waited_blind = attempt.action is Action.LOG_AND_WAIT and attempt.fixed is None
-        escalated = attempt.action is Action.ESCALATE or waited_blind or (last and ran and not attempt.fixed)
+        # An action held for an approval that never came did not run: a human took the incident.
+        ran = attempt.action in GLUE_ACTIONS and not attempt.held
+        waited_blind = attempt.action is Action.LOG_AND_WAIT and attempt.fixed is None and not attempt.held
+        escalated = (
+            attempt.action is Action.ESCALATE
+            or waited_blind
+            or attempt.held
+            or (last and ran and not attempt.fixed)
+        )
         blind_wait = terms.weights.unobserved_wait_hours * 60.0 if waited_blind else 0.0
         outcome = StepOutcome(
             elapsed_minutes=terms.decision_minutes
@@ -133,7 +145,8 @@ def transitions(state: IncidentState, gate: SafetyGate, terms: LearningTerms) ->
             + blind_wait,
             resolved=bool(attempt.fixed),
             wasted_run=ran and attempt.fixed is False,
-            vetoed=attempt.vetoed,
+            # A human who rejects the proposal vetoes it as the gate would.
+            vetoed=attempt.vetoed or attempt.approval_answer in ("reject", "rejected"),
             harmful=harmful and last and ran,
             escalated=escalated,
             human_hours=human_hours,

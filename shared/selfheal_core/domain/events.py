@@ -150,10 +150,17 @@ class Gated(DomainEvent):
     kill_switch: bool = False
     mode: str = "auto"
     wait_seconds: int = 0
+    # Non-empty: the action runs only after a human approves (the soft rules / autonomy level that asked).
+    approval: tuple[str, ...] = ()
+    autonomy: str = "auto"
 
     @property
     def vetoed(self) -> bool:
         return self.action is not self.proposed
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approval)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -167,6 +174,8 @@ class Gated(DomainEvent):
             "kill_switch": self.kill_switch,
             "mode": self.mode,
             "wait_seconds": self.wait_seconds,
+            "approval": list(self.approval),
+            "autonomy": self.autonomy,
         }
 
     @classmethod
@@ -182,6 +191,8 @@ class Gated(DomainEvent):
             kill_switch=bool(data.get("kill_switch", False)),
             mode=str(data.get("mode", "auto")),
             wait_seconds=int(data.get("wait_seconds", 0)),
+            approval=_strings(data.get("approval")),
+            autonomy=str(data.get("autonomy") or "auto"),
         )
 
 
@@ -345,12 +356,54 @@ class Notified(DomainEvent):
         return cls(notification_id=str(data.get("notification_id") or ""))
 
 
-HUMAN_DECISIONS = ("fixed", "rejected", "timed_out", "failed")
+@dataclass(frozen=True)
+class AnswerRequested(DomainEvent):
+    """A wait for a human's answer started (``.waitForTaskToken``): recorded before the message goes out,
+    with the token that answers it. The latest one with no ``answered`` after it is the waiting token.
+    ``question`` is ``approval`` (run the proposal?) or ``fix`` (a human owns it: say what you did)."""
+
+    kind: ClassVar[str] = "answer_requested"
+    question: str
+    proposed: Action | None
+    reasons: tuple[str, ...]
+    task_token: str
+    expires_at: str  # ISO-8601 UTC
+    notification_id: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question,
+            "proposed": None if self.proposed is None else self.proposed.value,
+            "reasons": list(self.reasons),
+            "task_token": self.task_token,
+            "expires_at": self.expires_at,
+        }
+        if self.notification_id:
+            data["notification_id"] = self.notification_id
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> AnswerRequested:
+        proposed = data.get("proposed")
+        return cls(
+            question=str(data.get("question") or "fix"),
+            proposed=None if proposed in (None, "") else Action(proposed),
+            reasons=_strings(data.get("reasons")),
+            task_token=str(data.get("task_token") or ""),
+            expires_at=str(data.get("expires_at") or ""),
+            notification_id=str(data.get("notification_id") or ""),
+        )
+
+
+# The answers a human gives now, then the older ones still found in logs.
+ANSWER_DECISIONS = ("approve", "reject", "resolved", "timeout")
+HUMAN_DECISIONS = (*ANSWER_DECISIONS, "fixed", "rejected", "timed_out", "failed")
 
 
 @dataclass(frozen=True)
 class Answered(DomainEvent):
-    """A human's answer to an escalation (or the timeout that stands in for one)."""
+    """A human's answer to an escalation (or the timeout that stands in for one). ``category`` is the
+    true category as the human saw it, ``action`` what they did."""
 
     kind: ClassVar[str] = "answered"
     decision: str  # one of HUMAN_DECISIONS
@@ -359,9 +412,19 @@ class Answered(DomainEvent):
     minutes_to_fix: float | None = None
     # The human reports that an automated action damaged data (they repaired it).
     harmful: bool = False
+    category: str | None = None
+    action: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == "approve"
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"decision": self.decision}
+        if self.category is not None:
+            data["category"] = self.category
+        if self.action is not None:
+            data["action"] = self.action
         if self.by:
             data["by"] = self.by
         if self.notes:
@@ -381,6 +444,8 @@ class Answered(DomainEvent):
             notes=str(data.get("notes", "")),
             minutes_to_fix=None if minutes is None else float(minutes),
             harmful=bool(data.get("harmful", False)),
+            category=_optional_str(data.get("category")),
+            action=_optional_str(data.get("action")),
         )
 
 
@@ -415,6 +480,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         Validated,
         Escalated,
         Notified,
+        AnswerRequested,
         Answered,
         Learned,
     )

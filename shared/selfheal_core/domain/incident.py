@@ -16,6 +16,7 @@ from selfheal_core.domain.drift import DriftReport
 from selfheal_core.domain.events import (
     ActionStarted,
     Answered,
+    AnswerRequested,
     Diagnosed,
     Escalated,
     Executed,
@@ -62,10 +63,26 @@ class Attempt:
     run_state: str | None = None
     fixed: bool | None = None
     elapsed_seconds: float = 0.0
+    # The soft rules / autonomy level that held the action for a human's approval, and their answer.
+    approval: tuple[str, ...] = ()
+    approval_answer: str | None = None  # "approve", "reject", "resolved", "timeout"...
 
     @property
     def vetoed(self) -> bool:
         return self.proposed is not None and self.action is not None and self.proposed is not self.action
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approval)
+
+    @property
+    def approved(self) -> bool:
+        return self.approval_answer == "approve"
+
+    @property
+    def held(self) -> bool:
+        """Held for an approval that never came: the action did not run."""
+        return self.needs_approval and not self.approved
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,8 @@ class IncidentState:
     notified_count: int = 0
     last_kind: str = ""  # the kind of the newest event
     answer: Answered | None = None
+    # The question a human is being asked now (its token answers it); None once answered.
+    waiting: AnswerRequested | None = None
     learned: bool = False
     opened_at: str | None = None
     closed_at: str | None = None
@@ -97,6 +116,12 @@ class IncidentState:
     def notification_pending(self) -> bool:
         """An escalation was recorded and its message not yet published."""
         return self.escalated_count > self.notified_count
+
+    @property
+    def assisted(self) -> bool:
+        """Resolved by a fix that ran after a human approved it."""
+        attempt = self.current_attempt
+        return self.outcome is Outcome.RESOLVED and attempt is not None and attempt.approved
 
     @property
     def current_attempt(self) -> Attempt | None:
@@ -174,6 +199,7 @@ def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
                 shadow=event.shadow,
                 kill_switch=event.kill_switch,
                 wait_seconds=float(event.wait_seconds),
+                approval=event.approval,
             )
         case ActionStarted():
             return _with_current(state, started_marker=event.marker)
@@ -190,11 +216,23 @@ def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
             )
         case Notified():
             return replace(state, notified_count=state.notified_count + 1)
+        case AnswerRequested():
+            return replace(state, waiting=event)
         case Answered():
-            return replace(state, answer=event, closed_at=record.at)
+            return _apply_answered(state, record.at, event)
         case Learned():
             return replace(state, learned=True)
     raise ValueError(f"no rule to apply event {event.kind!r}")
+
+
+def _apply_answered(state: IncidentState, at: str, event: Answered) -> IncidentState:
+    question = state.waiting.question if state.waiting is not None else "fix"
+    state = replace(state, answer=event, waiting=None)
+    if question == "approval":
+        state = _with_current(state, approval_answer=event.decision)
+        if event.approved:
+            return state  # the incident goes on: the approved action runs next
+    return replace(state, closed_at=at)
 
 
 def _apply_executed(state: IncidentState, event: Executed) -> IncidentState:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from selfheal_core.domain.autonomy import Autonomy, AutonomyPolicy
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.vocabulary import ACTIONS, HUMAN_ONLY_CATEGORIES, Action, Category, Criticality
 
@@ -37,6 +38,17 @@ class SafetySettings:
     min_confidence: float = 0.5
     kill_switch: bool = False
     mode: str = Mode.AUTO
+    # Per category/action/job autonomy levels (the settings parameter's ``autonomy``).
+    autonomy: AutonomyPolicy = field(default_factory=AutonomyPolicy)
+    # Whether someone can be asked: with it, a soft rule or an ``approve`` level holds the action for a
+    # human's approval; without it (the simulator, a stack with no approval wait) both escalate.
+    ask_approval: bool = False
+
+    def policy(self) -> AutonomyPolicy:
+        """The autonomy policy, with the old ``mode: shadow`` as the default level."""
+        if self.mode == Mode.SHADOW:
+            return AutonomyPolicy(self.autonomy.rules, Autonomy.SHADOW)
+        return self.autonomy
 
 
 @dataclass(frozen=True)
@@ -45,10 +57,18 @@ class GateDecision:
     action: Action
     rules_fired: tuple[str, ...]
     shadow: bool = False
+    # Non-empty: ``action`` may run only after a human approves; the soft rules and/or autonomy level
+    # that asked.
+    approval: tuple[str, ...] = ()
+    autonomy: str = Autonomy.AUTO.value
 
     @property
     def vetoed(self) -> bool:
         return self.action != self.proposed
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approval)
 
 
 Rule = Callable[[Action, DecisionContext, SafetySettings], bool]
@@ -130,6 +150,12 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
 )
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
+# Rules a human's approval may overrule (when someone can be asked); every other rule is hard: no
+# approval ever unlocks what it forbids.
+SOFT_RULES: frozenset[str] = frozenset({"critical_job_low_risk_only"})
+HARD_RULES: tuple[str, ...] = tuple(name for name in RULE_NAMES if name not in SOFT_RULES)
+APPROVE_LEVEL = "autonomy:approve"
+SHADOW_LEVEL = "autonomy:shadow"
 
 
 class SafetyGate:
@@ -143,9 +169,17 @@ class SafetyGate:
             return ()
         return tuple(name for name, rule in RULES if rule(action, ctx, self.settings))
 
+    def blocking(self, action: Action, ctx: DecisionContext) -> tuple[str, ...]:
+        """The rules that forbid ``action`` outright: every rule, or only the hard ones when a human can
+        be asked to approve what a soft rule holds back."""
+        fired = self.violations(action, ctx)
+        if self.settings.ask_approval:
+            return tuple(rule for rule in fired if rule not in SOFT_RULES)
+        return fired
+
     def mask_reasons(self, ctx: DecisionContext) -> dict[Action, tuple[str, ...]]:
         """For each action the gate forbids here, the rules that forbid it."""
-        reasons = {a: self.violations(a, ctx) for a in ACTIONS}
+        reasons = {a: self.blocking(a, ctx) for a in ACTIONS}
         return {a: fired for a, fired in reasons.items() if fired}
 
     def constraints(self, ctx: DecisionContext, expected: Action) -> tuple[str, ...]:
@@ -161,12 +195,29 @@ class SafetyGate:
 
     def allowed_actions(self, ctx: DecisionContext) -> tuple[Action, ...]:
         """The mask: actions this gate would let through, in vocabulary order (never empty)."""
-        return tuple(a for a in ACTIONS if not self.violations(a, ctx))
+        return tuple(a for a in ACTIONS if not self.blocking(a, ctx))
+
+    def level(self, proposed: Action, ctx: DecisionContext) -> Autonomy:
+        """The autonomy level for this proposal (a tag rule matches the job's ``criticality`` tag)."""
+        tags = {"criticality": ctx.criticality.value}
+        return self.settings.policy().level_for(ctx.category.value, proposed.value, ctx.job_name, tags)
 
     def review(self, proposed: Action, ctx: DecisionContext) -> GateDecision:
         fired = self.violations(proposed, ctx)
-        if self.settings.mode == Mode.SHADOW:
-            # Shadow mode: every proposal is recorded, nothing is executed, and a human is told instead.
-            stopped = () if proposed is Action.ESCALATE else ("shadow_mode",)
-            return GateDecision(proposed, Action.ESCALATE, (*fired, *stopped), shadow=True)
-        return GateDecision(proposed, Action.ESCALATE if fired else proposed, fired)
+        level = self.level(proposed, ctx)
+        if level is Autonomy.SHADOW:
+            # Shadow: every proposal is recorded, nothing is executed, and a human is told instead.
+            why = "shadow_mode" if self.settings.mode == Mode.SHADOW else SHADOW_LEVEL
+            stopped = () if proposed is Action.ESCALATE else (why,)
+            return GateDecision(proposed, Action.ESCALATE, (*fired, *stopped), shadow=True, autonomy=level)
+        blocking = self.blocking(proposed, ctx)
+        if blocking:
+            return GateDecision(proposed, Action.ESCALATE, fired, autonomy=level)
+        if proposed is Action.ESCALATE:
+            return GateDecision(proposed, proposed, (), autonomy=level)
+        asking = [rule for rule in fired if rule in SOFT_RULES]
+        if level is Autonomy.APPROVE:
+            asking.append(APPROVE_LEVEL)
+        if asking and not self.settings.ask_approval:
+            return GateDecision(proposed, Action.ESCALATE, tuple(asking), autonomy=level)
+        return GateDecision(proposed, proposed, (), approval=tuple(asking), autonomy=level)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from selfheal_core.domain.autonomy import Autonomy, AutonomyPolicy
 from selfheal_core.domain.decisions import LearningTerms
 from selfheal_core.domain.learning import LearnerSettings
 from selfheal_core.domain.reward import RewardWeights
@@ -49,6 +50,8 @@ class Config:
     q_table: str
     sqlite_path: str
     audit_dir: str
+    answers_file: str
+    labels_bucket: str
     topic_arn: str
     settings_parameter: str
     signatures_parameter: str
@@ -58,6 +61,7 @@ class Config:
     max_polls: int
     await_human: bool
     human_timeout_seconds: int
+    approval_timeout_seconds: int
     learning_enabled: bool
     exploration_seed: str
     policy: str
@@ -99,6 +103,8 @@ class Config:
             q_table=env.get("Q_TABLE", ""),
             sqlite_path=env.get("SQLITE_PATH", ".selfheal/selfheal.sqlite3"),
             audit_dir=env.get("AUDIT_DIR", ""),
+            answers_file=env.get("ANSWERS_FILE", ""),
+            labels_bucket=env.get("LABELS_BUCKET", ""),
             topic_arn=env.get("TOPIC_ARN", ""),
             settings_parameter=env.get("SETTINGS_PARAMETER", ""),
             signatures_parameter=env.get("SIGNATURES_PARAMETER", ""),
@@ -108,6 +114,7 @@ class Config:
             max_polls=int(_float(env, "MAX_POLLS", 120)),
             await_human=_bool(env, "AWAIT_HUMAN", False),
             human_timeout_seconds=int(_float(env, "HUMAN_TIMEOUT_SECONDS", 86400)),
+            approval_timeout_seconds=int(_float(env, "APPROVAL_TIMEOUT_SECONDS", 3600)),
             learning_enabled=_bool(env, "LEARNING_ENABLED", True),
             exploration_seed=env.get("EXPLORATION_SEED", ""),
             policy=policy,
@@ -127,6 +134,7 @@ class Config:
                 ),
                 kill_switch=_bool(env, "KILL_SWITCH", False),
                 mode=mode,
+                ask_approval=_bool(env, "APPROVALS", False),
             ),
             log_max_bytes=int(_float(env, "LOG_MAX_BYTES", 5 * 1024 * 1024)),
             log_max_seconds=_float(env, "LOG_MAX_SECONDS", 10.0),
@@ -139,11 +147,14 @@ class Config:
         )
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:
-        """The deployed safety settings, with the live kill switch and mode from the settings parameter."""
+        """The deployed safety settings, with the live kill switch, mode and autonomy levels from the
+        settings parameter."""
         mode = str(overrides.get("mode", self.safety.mode))
         if mode not in (Mode.AUTO, Mode.SHADOW):
             mode = Mode.SHADOW  # an unreadable mode fails safe
         return SafetySettings(
+            autonomy=autonomy_from(overrides.get("autonomy")),
+            ask_approval=self.safety.ask_approval,
             max_attempts=self.safety.max_attempts,
             max_quarantine_fraction=self.safety.max_quarantine_fraction,
             max_rerun_bad_fraction=self.safety.max_rerun_bad_fraction,
@@ -151,3 +162,15 @@ class Config:
             kill_switch=bool(overrides.get("kill_switch", self.safety.kill_switch)),
             mode=mode,
         )
+
+
+def autonomy_from(data: Any) -> AutonomyPolicy:
+    """The settings parameter's ``autonomy`` rules; unreadable rules fail safe (everything in shadow),
+    and the error is logged so the operator sees why nothing runs."""
+    try:
+        return AutonomyPolicy.from_data(data)
+    except ConfigurationError as error:
+        from selfheal_core.runtime.observability import logger
+
+        logger.error("autonomy settings unreadable: everything held in shadow", extra={"reason": str(error)})
+        return AutonomyPolicy((), Autonomy.SHADOW)

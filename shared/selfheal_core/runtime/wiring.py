@@ -10,9 +10,11 @@ from typing import Any, Protocol
 from selfheal_core.domain.diagnosis import Classify
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.ports import (
+    AnswerLinks,
     AuditSink,
     EventStore,
     GlueActions,
+    LabelSink,
     LogReader,
     Notifier,
     QTableStore,
@@ -57,6 +59,9 @@ class Dependencies:
     # Operator signatures for the classifier (``{"signatures": [...]}``), read by Diagnose.
     signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
     classifier: ClassifierSource | None = None
+    # Humans' true categories, kept as labelled examples; one-click answer links (none by default).
+    labels: LabelSink | None = None
+    answer_links: AnswerLinks | None = None
 
     def __post_init__(self) -> None:
         if self.classifier is None:
@@ -100,6 +105,13 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
 
         store = DynamoDbEventStore(config.events_table)
         qtable = DynamoDbQTableStore(config.q_table)
+    from selfheal_core.adapters.labels import FileLabelSink, S3LabelSink
+
+    labels: LabelSink | None = None
+    if config.answers_file:
+        labels = FileLabelSink(config.answers_file)
+    elif config.labels_bucket:
+        labels = S3LabelSink(config.labels_bucket)
     # In AWS the AuditWriter copies the log to S3 from the table's stream (functions/audit_writer): a
     # step never waits on, or fails with, the audit bucket. AUDIT_DIR is for running a handler by hand.
     sink: AuditSink | None = DirectoryAuditSink(Path(config.audit_dir)) if config.audit_dir else None
@@ -112,6 +124,7 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
         notifier=guarded_notifier(SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier()),
         settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
+        labels=labels,
     )
 
 

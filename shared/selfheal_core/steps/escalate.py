@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +29,8 @@ from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.redaction import redact
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import ConcurrentUpdateError, RetryableError
-from selfheal_core.ports import EventStore, Notifier
+from selfheal_core.ports import AnswerLinks, EventStore, Notifier
+from selfheal_core.steps.answers import expiry
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
@@ -57,21 +59,61 @@ def ensure_incident(workflow_state: Mapping[str, Any], trigger: Trigger | None, 
     return incident_id
 
 
+# What each rule means, in the words of the message a human reads.
+RULE_WORDS: dict[str, str] = {
+    "kill_switch": "the kill switch is on: nothing is automated",
+    "attempt_budget": "the automated attempts allowed per incident are spent",
+    "human_only_category": "permission, code and unknown failures are always for a human",
+    "low_confidence": "the diagnosis is not confident enough to act on",
+    "rollback_requires_drift": "a rollback needs drift evidence and a baseline version",
+    "quarantine_fraction_limit": "quarantine needs a measured, small fraction of bad records",
+    "quarantine_needs_capable_job": "the job does not declare that it sets bad records aside",
+    "no_rerun_on_bad_records": "re-running would load known bad records again",
+    "critical_job_low_risk_only": "on a high/critical job only low-risk actions run unattended",
+    "shadow_mode": "the stack is in shadow mode: it proposes and records, and executes nothing",
+    "autonomy:shadow": "the autonomy level for this category/action is shadow",
+    "autonomy:approve": "the autonomy level for this category/action is approve",
+    "awaiting_approval": "the action was held for an approval that was not given",
+}
+
+
+def explain(rules: tuple[str, ...] | list[str]) -> str:
+    return "; ".join(f"{rule} ({RULE_WORDS[rule]})" if rule in RULE_WORDS else rule for rule in rules)
+
+
+def asks_approval(state: IncidentState, error: Mapping[str, Any] | None = None) -> bool:
+    """The current proposal is held for a human's approval that has not been asked for yet."""
+    attempt = state.current_attempt
+    return (
+        error is None
+        and attempt is not None
+        and attempt.needs_approval
+        and attempt.approval_answer is None
+        and attempt.executed is None
+    )
+
+
 def reason_for(error: Mapping[str, Any] | None, state: IncidentState) -> str:
     if error is not None:
         cause = str(error.get("Cause") or "")[:500]
         return f"selfheal could not complete a step: {error.get('Error', 'error')}: {cause}".strip()
     attempt = state.current_attempt
+    if asks_approval(state) and attempt is not None:
+        held = explain(attempt.approval)
+        return f"selfheal proposes {attempt.proposed} and holds it for your approval: {held}"
     if attempt is not None and attempt.action is Action.LOG_AND_WAIT:
         return "selfheal chose to wait for the next scheduled run; nothing was executed"
     if attempt is not None and attempt.shadow:
-        return f"shadow mode: selfheal would have run {attempt.proposed}, and executed nothing"
+        stopped = explain(attempt.rules_fired)
+        return f"selfheal would have run {attempt.proposed}, and executed nothing: {stopped}"
     if attempt is not None and attempt.rules_fired:
-        return f"the safety gate stopped {attempt.proposed}: {', '.join(attempt.rules_fired)}"
+        return f"the safety gate stopped {attempt.proposed}: {explain(attempt.rules_fired)}"
     if attempt is not None and attempt.fixed is False:
         return f"the job still fails after {len(state.attempts)} automated attempt(s)"
+    if attempt is not None and attempt.action is Action.ESCALATE and attempt.masking_rules:
+        return f"no automated action was allowed: {explain(attempt.masking_rules)}"
     if attempt is not None and attempt.action is Action.ESCALATE:
-        return "the policy judged a human fix the best option"
+        return "the policy judged a human fix the best option (every automated action was allowed)"
     return "selfheal could not act on this incident"
 
 
@@ -91,11 +133,19 @@ def links(state: IncidentState, region: str) -> dict[str, str]:
 
 
 def message_for(
-    state: IncidentState, reason: str, region: str, await_human: bool, key: str = ""
+    state: IncidentState,
+    reason: str,
+    region: str,
+    await_human: bool,
+    key: str = "",
+    question: str | None = None,
+    expires_at: str | None = None,
+    answer_links: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The message's machine-readable part; ``text`` is the plain-text body a human reads."""
     diagnosis = state.diagnosis
     attempt = state.current_attempt
-    return {
+    message: dict[str, Any] = {
         "incident_id": state.incident_id,
         "dedupe_key": key,
         "job_name": state.job_name,
@@ -105,16 +155,65 @@ def message_for(
         "signature": diagnosis.signature if diagnosis else None,
         "evidence": list(diagnosis.evidence) if diagnosis else [],
         "drift": [r.to_dict() for r in diagnosis.drift] if diagnosis else [],
+        "bad_record_fraction": diagnosis.bad_record_fraction if diagnosis else None,
         "attempts": [
-            {"attempt": a.number, "proposed": a.proposed, "action": a.action, "fixed": a.fixed}
+            {
+                "attempt": a.number,
+                "proposed": a.proposed,
+                "action": a.action,
+                "fixed": a.fixed,
+                "held_for_approval": a.needs_approval and a.approval_answer is None,
+            }
             for a in state.attempts
         ],
         "proposal": attempt.proposed.value if attempt and attempt.proposed else None,
-        "safety_rules": list(attempt.rules_fired) if attempt else [],
+        "safety_rules": list(stopping_rules(state)),
+        "approval_rules": list(attempt.approval) if attempt and question == "approval" else [],
         "reason": reason,
         "links": links(state, region),
         "awaiting_decision": await_human,
+        "question": question,
+        "expires_at": expires_at,
+        "answer_links": dict(answer_links or {}),
+        "answer_commands": answer_commands(state.incident_id, question),
     }
+    from selfheal_core.domain.message import render_text
+
+    message["text"] = render_text(message)
+    return message
+
+
+def stopping_rules(state: IncidentState) -> tuple[str, ...]:
+    """The rules that stopped the current proposal, or that kept every automated action off the table."""
+    attempt = state.current_attempt
+    if attempt is None:
+        return ()
+    if attempt.rules_fired:
+        return attempt.rules_fired
+    if attempt.action is Action.ESCALATE:
+        return attempt.masking_rules
+    return ()
+
+
+def answer_commands(incident_id: str, question: str | None) -> list[str]:
+    if question is None:
+        return []
+    commands = []
+    if question == "approval":
+        commands.append(f"selfheal incidents approve {incident_id}")
+    commands += [
+        f'selfheal incidents reject {incident_id} --note "why"',
+        f'selfheal incidents resolve {incident_id} --category CATEGORY --action ACTION --note "what you did"',
+    ]
+    return commands
+
+
+def subject_for(state: IncidentState, question: str | None) -> str:
+    category = state.diagnosis.category.value if state.diagnosis else "unknown"
+    attempt = state.current_attempt
+    if question == "approval" and attempt is not None and attempt.proposed is not None:
+        return f"selfheal: approve {attempt.proposed.value} on {state.job_name}? ({category})"[:100]
+    return f"selfheal: {state.job_name} needs a human ({category})"[:100]
 
 
 def run(
@@ -128,38 +227,62 @@ def run(
     reason: str | None = None,
     source: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    approval_timeout_seconds: int = 3600,
+    answer_links: AnswerLinks | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> EscalateResult:
-    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own)."""
+    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own).
+    A proposal held for approval is always awaited (``question`` approval); otherwise ``await_human``
+    decides whether the workflow waits for a human's answer (``question`` fix)."""
     incident_id = ensure_incident(workflow_state, trigger, store)
-    error = workflow_state.get("error")
+    raw_error = workflow_state.get("error")
+    error = raw_error if isinstance(raw_error, Mapping) else None
 
-    def record_once() -> tuple[IncidentState, Escalated | None]:
+    def record_once() -> tuple[IncidentState, Escalated | None, str | None]:
         """The escalation, recorded before anything is sent; None when it was already delivered."""
         state = load_state(store, incident_id)
         if state.last_kind == Notified.kind and reason is None:
-            return state, None  # a retried Escalate whose response was lost: nothing new to say
+            # A retried Escalate whose response was lost: nothing new to say.
+            return state, None, _question(state, _last_escalation(store, incident_id), error)
         if state.notification_pending:
-            return state, _last_escalation(store, incident_id)  # recorded, not yet sent
+            pending = _last_escalation(store, incident_id)  # recorded, not yet sent
+            return state, pending, _question(state, pending, error)
         # The reason may quote an error message: redacted here too, since it also leaves as the step's output.
-        why = redact(reason or reason_for(error if isinstance(error, Mapping) else None, state))
+        why = redact(reason or reason_for(error, state))
         attempt = state.current_attempt
+        approval = reason is None and asks_approval(state, error)
         # Waiting for the next scheduled run is a notice, not a request for a decision.
-        wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
+        wait = approval or (
+            await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
+        )
         escalated = Escalated(why, dedupe_key(incident_id, state.next_seq), wait, source)
-        return evolve(state, store.append(incident_id, escalated, state.next_seq)), escalated
+        state = evolve(state, store.append(incident_id, escalated, state.next_seq))
+        return state, escalated, _question(state, escalated, error)
 
-    state, escalated = retry_on_conflict(record_once)
+    state, escalated, question = retry_on_conflict(record_once)
+    timeout = approval_timeout_seconds if question == "approval" else human_timeout_seconds
     if escalated is None:
         escalated = _last_escalation(store, incident_id)
     else:
-        category = state.diagnosis.category.value if state.diagnosis else "unknown"
-        subject = f"selfheal: {state.job_name} needs a human ({category})"
         key = escalated.notification_id or dedupe_key(incident_id, state.last_seq)
-        message_id = notifier.publish(
-            subject, message_for(state, escalated.reason, region, escalated.await_human, key)
+        expires_at = expiry(now(), timeout) if question else None
+        offered = (
+            answer_links.links(incident_id, question, expires_at)
+            if answer_links is not None and question is not None and expires_at is not None
+            else {}
         )
+        message = message_for(
+            state, escalated.reason, region, escalated.await_human, key, question, expires_at, offered
+        )
+        message_id = notifier.publish(subject_for(state, question), message)
         _record_notified(store, incident_id, message_id, sleep)
-    return EscalateResult(incident_id, escalated.reason, escalated.await_human, human_timeout_seconds)
+    return EscalateResult(incident_id, escalated.reason, escalated.await_human, timeout, question)
+
+
+def _question(state: IncidentState, escalated: Escalated, error: Mapping[str, Any] | None) -> str | None:
+    if not escalated.await_human:
+        return None
+    return "approval" if asks_approval(state, error) else "fix"
 
 
 def _record_notified(

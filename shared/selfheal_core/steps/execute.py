@@ -85,7 +85,8 @@ def run(
             raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
         if attempt.executed is not None:  # a retried Execute: report what was already done
             return result(attempt.executed)
-        stop = stopped_by(safety)
+        # Defence in depth: an action held for approval runs only once a human approved it.
+        stop = stopped_by(safety) or ("awaiting_approval" if attempt.held else None)
         if stop or attempt.action not in GLUE_ACTIONS:
             executed = Executed(attempt.number, attempt.action, stopped_by=stop)
         else:

@@ -29,6 +29,8 @@ def answered(human: HumanAnswer) -> Answered:
         notes=human.notes,
         minutes_to_fix=human.minutes_to_fix,
         harmful=human.harmful,
+        category=human.category,
+        action=human.action,
     )
 
 
@@ -91,7 +93,8 @@ def run(
 
     def learn_once() -> LearnResult:
         state = load_state(store, incident_id)
-        if human is not None and state.answer is None:  # a retried Learn records the answer once
+        # The answer is recorded once (a retried Learn, or Check Answer, may have recorded it already).
+        if human is not None and (state.waiting is not None or state.answer is None):
             state = evolve(state, store.append(incident_id, answered(human), state.next_seq))
         updates, total = 0, 0.0
         if learning_enabled and not state.learned:

@@ -34,4 +34,7 @@ def _result(gated: Gated) -> GateResult:
         rules_fired=gated.rules_fired,
         shadow=gated.shadow,
         wait_seconds=gated.wait_seconds,
+        needs_approval=gated.needs_approval,
+        approval=gated.approval,
+        autonomy=gated.autonomy,
     )

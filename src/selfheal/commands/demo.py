@@ -16,12 +16,14 @@ examples:
   selfheal demo                  # every sample, then a summary table
   selfheal demo --mode shadow    # propose and record, execute nothing
   selfheal demo --kill-switch    # every incident escalated, nothing automated
+  selfheal demo --human reject   # the on-call rejects the rollback held for approval
   SELFHEAL_HOME=/tmp/sh selfheal demo
 """
 
 
 DESCRIPTION = """\
-Replay every sample event in events/glue/ (one per failure category) through the real state machine and
+Replay every sample event in events/glue/ (one per failure category, and a dropped column on a critical
+job whose rollback waits for approval, which the local on-call gives) through the real state machine and
 Lambda handlers on the local engine (no AWS, no Docker), redeliver one of them to show duplicate
 detection, and print what each incident went through and a summary table. The incident log and audit
 files are left in $SELFHEAL_HOME/demo (emptied first).
@@ -79,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     console.print(summary_table(rows, width=console.width))
-    resolved = sum(1 for r in rows if r["outcome"] == "resolved")
+    resolved = sum(1 for r in rows if r["outcome"] == "resolved" and not r.get("assisted"))
+    assisted = sum(1 for r in rows if r["outcome"] == "resolved" and r.get("assisted"))
     console.print(
-        f"{resolved} of {len(samples)} incidents resolved automatically; every step is in "
+        f"{resolved} of {len(samples)} incidents resolved automatically, {assisted} after the on-call "
+        f"approved the fix selfheal held for approval; every step is in "
         f"{for_terminal(home / 'selfheal.sqlite3')} and {for_terminal(home / 'audit')}."
     )
     return 0

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from selfheal.commands import help_options
+from selfheal.commands import answer, help_options
 from selfheal.errors import UsageError
 
 EXAMPLES = """\
@@ -31,6 +31,11 @@ examples:
   selfheal incidents list --stack selfheal
   # close what a killed replay left open (its execution is gone)
   selfheal incidents sweep --older-than 3600 --json
+  # run the rollback an incident holds for approval; reject one; say what you did
+  selfheal incidents approve inc-0123456789abcdef
+  selfheal incidents reject inc-0123456789abcdef --note "not during close"
+  selfheal incidents resolve inc-0123456789abcdef --category schema_drift --action rollback \\
+      --note "restored the column" --stack selfheal-prod
 """
 
 DESCRIPTION = """\
@@ -69,6 +74,15 @@ def register(subparsers: Any) -> None:
     show.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained page")
     show.add_argument("--stack", metavar="NAME", help=STACK_HELP)
     show.set_defaults(run=run_show)
+
+    for verb, what in (
+        ("approve", "run the action an incident holds for approval"),
+        ("reject", "refuse it: a human owns the incident"),
+        ("resolve", "say you fixed it, what you did and the true cause"),
+    ):
+        answering = actions.add_parser(verb, help=what)
+        answer.add_arguments(answering)
+        answering.set_defaults(run=answer.run)
 
     sweep = actions.add_parser("sweep", help="escalate the local incidents left open")
     sweep.add_argument(
@@ -209,6 +223,9 @@ class NoExecutions:
 def run_sweep(args: argparse.Namespace) -> int:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore
     from selfheal_core.steps import sweep
+
+    if args.action in answer.VERBS:
+        return answer.run(args)
 
     from selfheal.home import selfheal_home
     from selfheal.local.audit import write_missing

@@ -34,9 +34,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kill-switch", action="store_true", help="turn every automated action off")
     parser.add_argument(
         "--human",
-        choices=("answer", "timeout"),
+        choices=("answer", "approve", "reject", "resolve", "timeout", "wait"),
         default=None,  # None, not "answer": replay must know whether it was given (a duplicate ignores it)
-        help="whether the local on-call answers escalations or lets them time out "
+        help="the local on-call's answer to any wait: approve, reject, resolve (fixed by hand) or "
+        f"timeout (nobody answers), or wait for selfheal incidents approve|reject|resolve from another "
+        f"terminal; {DEFAULT_HUMAN}: approve a held proposal, resolve the rest "
         f"(default: {DEFAULT_HUMAN})",
     )
     parser.add_argument(
@@ -52,6 +54,8 @@ examples:
   selfheal replay events/glue/throttling.json --outcome failure --json
   # nobody answers the escalation
   selfheal replay events/glue/permission.json --human timeout
+  # a rollback on a critical job waits for approval: the on-call approves it
+  selfheal replay events/glue/schema_drift_critical.json --human approve --json
   # the same event again, from an empty local store
   selfheal replay events/glue/schema_drift.json --fresh
   # SNS throttles the escalation once; the event log is down for good
@@ -184,6 +188,21 @@ def duplicate_notices(summary: Mapping[str, Any], home: Path, args: argparse.Nam
     return notices
 
 
+def waiting_notice(event: Mapping[str, Any]) -> str:
+    from selfheal_core.adapters.eventbridge import trigger_from_event
+    from selfheal_core.domain.incident import incident_id_for
+
+    try:
+        trigger = trigger_from_event(event)
+        incident = incident_id_for(trigger.job_name, trigger.job_run_id)
+    except (KeyError, TypeError, ValueError):
+        incident = "INCIDENT_ID"
+    return (
+        f"selfheal replay: any wait for a human is answered from another terminal, with the same "
+        f"SELFHEAL_HOME: selfheal incidents approve|reject|resolve {incident}"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore
 
@@ -206,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
         if moved is not None:
             forget_open_stores()
             print(f"selfheal replay: --fresh: the previous local state is now in {moved}", file=sys.stderr)
+    if args.human == "wait":
+        print(waiting_notice(event), file=sys.stderr)
     with LocalEngine(engine_options(args, home, args.outcome)) as engine:
         summary = replay(engine, event)
     for notice in duplicate_notices(summary.data, home, args):

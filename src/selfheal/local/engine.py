@@ -101,7 +101,10 @@ class EngineOptions:
     outcome: str | None = None  # "success" | "failure" forces every run Execute starts
     mode: str = "auto"
     kill_switch: bool = False
-    human: str = "answer"  # "answer": the local on-call fixes it; "timeout": nobody answers
+    # The local on-call's answer to any wait: "answer" approves a held proposal and fixes the rest by
+    # hand; "approve", "reject" or "resolve" give that answer to every wait; "timeout": nobody answers.
+    # "wait": a human answers with ``selfheal incidents approve|reject|resolve`` from another terminal.
+    human: str = "answer"
     learning: bool = True
     policy: str = "learned"  # "learned" | "rules"
     max_attempts: int = 3
@@ -115,6 +118,8 @@ class EngineOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
     # Faults injected into each execution (``selfheal replay --inject``, the fault tests).
     faults: tuple[Fault, ...] = ()
+    # Soft rules and autonomy level "approve" hold an action for the on-call's approval (as deployed).
+    approvals: bool = True
 
 
 @dataclass
@@ -139,6 +144,8 @@ class LocalEngine:
         self._clients: dict[str, Any] = {}
         self._inputs: dict[str, Mapping[str, Any]] = {}
         self.last_calls = CallLog()  # what the last execution's AWS calls did (and the faults that fired)
+        self._answered: set[str] = set()  # task tokens the local on-call has answered
+        self._oncall_store: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalEngine:
@@ -168,6 +175,9 @@ class LocalEngine:
                 os.environ[key] = value
         patches.state["dispatch"] = None
         patches.state["on_job_run"] = None
+        if self._oncall_store is not None:
+            self._oncall_store.close()
+            self._oncall_store = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -196,6 +206,9 @@ class LocalEngine:
             "MAX_ATTEMPTS": str(self.options.max_attempts),
             "AWAIT_HUMAN": "true",
             "HUMAN_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
+            "APPROVAL_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
+            "APPROVALS": "true" if self.options.approvals else "false",
+            "ANSWERS_FILE": str(home / ANSWERS_FILE),
             "LEARNING_ENABLED": "true" if self.options.learning else "false",
             "EXPLORATION_SEED": str(self.options.seed),
             "POLICY": self.options.policy,
@@ -226,7 +239,13 @@ class LocalEngine:
         self.client("ssm").put_parameter(
             Name=self.settings_parameter,
             Type="String",
-            Value=json.dumps({"mode": self.options.mode, "kill_switch": self.options.kill_switch}),
+            Value=json.dumps(
+                {
+                    **local_settings(self.options.home),
+                    "mode": self.options.mode,
+                    "kill_switch": self.options.kill_switch,
+                }
+            ),
         )
         for group in ("/aws-glue/jobs/error", "/aws-glue/jobs/output"):
             self.client("logs").create_log_group(logGroupName=group)
@@ -420,17 +439,8 @@ class LocalEngine:
 
     def incidents_of(self, execution_arn: str) -> list[str]:
         """The incident an execution worked on, from its input (the same rule as Diagnose and Escalate)."""
-        from selfheal_core.domain.incident import incident_id_for
-        from selfheal_core.steps.escalate import UNKNOWN_JOB
-
         event = self._inputs.pop(execution_arn, None)
-        if event is None:
-            return []
-        try:
-            trigger = trigger_from_event(event)
-        except (KeyError, TypeError, ValueError):
-            return [incident_id_for(UNKNOWN_JOB, str(event.get("id") or "unknown-event"))]
-        return [incident_id_for(trigger.job_name, trigger.job_run_id)]
+        return [] if event is None else _incident_ids(event)
 
     def write_audit(self, incident_ids: list[str] | None = None) -> int:
         """Write the events of these incidents (all when None) missing from the audit directory; a failed
@@ -463,7 +473,7 @@ class LocalEngine:
         ):
             polls += 1
             if polls % 10 == 0:
-                self._answer_oncall()
+                self._answer_oncall(execution_arn)
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
                 raise UsageError(f"the local execution did not finish within {timeout:.0f} s")
@@ -491,31 +501,89 @@ class LocalEngine:
         )
 
     def run(self, event: Mapping[str, Any]) -> ExecutionResult:
-        return self.wait(self.start(event))
+        # A human answering from another terminal has as long as the wait lasts (an hour locally).
+        timeout = WAIT_FOR_HUMAN_SECONDS if self.options.human == "wait" else 120.0
+        return self.wait(self.start(event), timeout)
 
-    def _answer_oncall(self) -> None:
-        """The local on-call engineer: answers decision requests, or lets them time out."""
-        if self.options.human != "answer":
+    def _answer_oncall(self, execution_arn: str) -> None:
+        """The local on-call engineer: finds the waiting question in the incident's log (as
+        ``selfheal incidents approve|reject|resolve`` does) and answers it, or lets it time out."""
+        from selfheal_core.domain.answers import waiting_request
+
+        if self.options.human == "timeout":
             return
-        sqs = self.client("sqs")
-        messages = sqs.receive_message(QueueUrl=self.oncall_queue, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=self.oncall_queue, ReceiptHandle=message["ReceiptHandle"])
-            body = json.loads(message["Body"])
-            try:
-                request = json.loads(body.get("Message", "{}"))
-            except json.JSONDecodeError:
+        if self.options.human == "wait":  # a human answers from another terminal
+            from selfheal.commands.answer import take_local_answers
+
+            for answer in take_local_answers(self.options.home):
+                with contextlib.suppress(Exception):  # a stale answer (its wait is over) is dropped
+                    self.client("stepfunctions").send_task_success(
+                        taskToken=answer["task_token"], output=answer["output"]
+                    )
+            return
+        event = self._inputs.get(execution_arn)
+        if event is None:
+            return
+        for incident_id in _incident_ids(event):
+            waiting = waiting_request(self._store().load(incident_id))
+            if waiting is None or waiting.task_token in self._answered:
                 continue
-            token = request.get("task_token") if isinstance(request, dict) else None
-            answer = self.options.answer() if self.options.answer else DEFAULT_ANSWER
-            if token:
-                self.client("stepfunctions").send_task_success(
-                    taskToken=token,
-                    output=json.dumps(answer),
-                )
+            self._answered.add(waiting.task_token)
+            self.client("stepfunctions").send_task_success(
+                taskToken=waiting.task_token, output=json.dumps(self.oncall_answer(waiting.question))
+            )
+
+    def oncall_answer(self, question: str) -> Mapping[str, Any]:
+        human = self.options.human
+        if human == "answer":
+            if question == "approval":
+                return ONCALL_ANSWERS["approve"]
+            return self.options.answer() if self.options.answer else DEFAULT_ANSWER
+        return ONCALL_ANSWERS.get(human, ONCALL_ANSWERS["reject"])
+
+    def _store(self) -> Any:
+        if self._oncall_store is None:
+            from selfheal_core.adapters.sqlite_store import SqliteEventStore
+
+            self._oncall_store = SqliteEventStore(self.options.home / "selfheal.sqlite3")
+        return self._oncall_store
 
 
-DEFAULT_ANSWER = {"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}
+def _incident_ids(event: Mapping[str, Any]) -> list[str]:
+    from selfheal_core.domain.incident import incident_id_for
+    from selfheal_core.steps.escalate import UNKNOWN_JOB
+
+    try:
+        trigger = trigger_from_event(event)
+    except (KeyError, TypeError, ValueError):
+        return [incident_id_for(UNKNOWN_JOB, str(event.get("id") or "unknown-event"))]
+    return [incident_id_for(trigger.job_name, trigger.job_run_id)]
+
+
+def local_settings(home: Path) -> dict[str, Any]:
+    """``$SELFHEAL_HOME/settings.json``: the local mirror of the stack's settings parameter (autonomy
+    levels; ``selfheal autonomy set`` writes it). Missing is empty; unreadable is a clear error."""
+    path = home / SETTINGS_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} must hold one JSON object")
+    return data
+
+
+SETTINGS_FILE = "settings.json"
+WAIT_FOR_HUMAN_SECONDS = 3700.0
+ANSWERS_FILE = "answers.jsonl"
+ONCALL_ANSWERS: dict[str, Mapping[str, Any]] = {
+    "approve": {"decision": "approve", "answered_by": "local-oncall", "note": "approved"},
+    "reject": {"decision": "reject", "answered_by": "local-oncall", "note": "rejected"},
+    "resolve": {"decision": "resolved", "answered_by": "local-oncall", "note": "fixed by hand"},
+}
+DEFAULT_ANSWER = ONCALL_ANSWERS["resolve"]
 
 
 def _status(backend: Any, execution_arn: str) -> str:

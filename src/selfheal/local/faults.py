@@ -221,6 +221,8 @@ class FaultController:
                 message = params.get("Message", "")
                 if not isinstance(message, str):
                     message = json.dumps(message, default=str)
+                elif params.get("MessageStructure") == "json":
+                    message = str(json.loads(message).get("sqs", message))  # the machine-readable part
                 log.published.append((str(params.get("Subject", "")), message))
 
     # -- botocore hooks --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from selfheal_core.domain.events import (
     Answered,
+    AnswerRequested,
     Diagnosed,
     Escalated,
     Executed,
@@ -42,6 +43,9 @@ def describe(record: IncidentEvent) -> tuple[str, str] | None:
             allowed = ", ".join(a.value for a in event.allowed)
             return "Propose", f"attempt {event.attempt}: {event.action.value} ({how}, allowed: {allowed})"
         case Gated():
+            if event.approval:
+                held = ", ".join(event.approval)
+                return "SafetyGate", f"{event.action.value} held for a human's approval ({held})"
             if event.rules_fired:
                 rules = ", ".join(event.rules_fired)
                 return "SafetyGate", f"{event.proposed.value} -> {event.action.value} (rules: {rules})"
@@ -59,8 +63,19 @@ def describe(record: IncidentEvent) -> tuple[str, str] | None:
             return "Validate", f"run {event.run_state}: {verdict}"
         case Escalated():
             return "Escalate", event.reason
+        case AnswerRequested():
+            return "Await", f"waiting for a human's answer ({event.question}) until {event.expires_at}"
         case Answered():
-            return "Human", f"{event.decision} (by {event.by or 'nobody'})"
+            said = "; ".join(
+                part
+                for part in (
+                    f"category {event.category}" if event.category else "",
+                    f"did {event.action}" if event.action else "",
+                    event.notes,
+                )
+                if part
+            )
+            return "Human", f"{event.decision} (by {event.by or 'nobody'})" + (f": {said}" if said else "")
         case Learned():
             return "Learn", f"{event.row_updates} Q-row updates, return {event.total_return}"
     return None
@@ -107,7 +122,8 @@ def _actions(row: Mapping[str, Any]) -> str:
 def _outcome(row: Mapping[str, Any]) -> str:
     outcome = str(row["outcome"])
     style = OUTCOME_STYLE.get(outcome, "white")
-    return f"[{style}]{for_terminal(outcome)}[/{style}]"
+    assisted = " (approved)" if row.get("assisted") else ""
+    return f"[{style}]{for_terminal(outcome)}[/{style}]{assisted}"
 
 
 def _rules(row: Mapping[str, Any], separator: str = ", ") -> str:

@@ -139,6 +139,9 @@ def summarise(event: Mapping[str, Any], result: ExecutionResult, home: Path) -> 
             "final_action": final_action(incident).value if incident and not duplicate else None,
             "safety_rules": rules,
             "outcome": outcome,
+            # Resolved by a fix that ran after a human approved it.
+            "assisted": bool(incident is not None and not duplicate and incident.assisted),
+            "approval": list(attempts[-1].approval) if attempts else [],
             "path": result.path,
             "status": result.status,
             # What this incident's execution did, counted at the AWS API (a duplicate did nothing).

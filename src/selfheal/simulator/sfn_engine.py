@@ -200,6 +200,8 @@ class StepFunctionsEngine:
             "BACKOFF_SECONDS": repr(deployed.backoff_seconds),
             "HUMAN_HOURS": repr(scenario.human.mean_hours),
             "DECISION_SECONDS": repr(float(scenario.decision_seconds)),
+            # The in-process engine asks nobody for approval: a soft rule escalates, as there.
+            "APPROVALS": "false",
         }
 
     def q_rows(self, key: str) -> dict[str, QRow]:
