@@ -86,6 +86,7 @@ def review(attempt: Attempt, state: IncidentState, settings: SafetySettings, bac
         kill_switch=settings.kill_switch,
         mode=settings.mode,
         wait_seconds=wait,
+        approval=decision.approval,
     )
 
 

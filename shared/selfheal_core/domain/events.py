@@ -150,6 +150,8 @@ class Gated(DomainEvent):
     kill_switch: bool = False
     mode: str = "auto"
     wait_seconds: int = 0
+    # Non-empty: ``action`` runs only once a human approves it (the rules that asked).
+    approval: tuple[str, ...] = ()
 
     @property
     def vetoed(self) -> bool:
@@ -167,6 +169,7 @@ class Gated(DomainEvent):
             "kill_switch": self.kill_switch,
             "mode": self.mode,
             "wait_seconds": self.wait_seconds,
+            **({"approval": list(self.approval)} if self.approval else {}),
         }
 
     @classmethod
@@ -182,6 +185,7 @@ class Gated(DomainEvent):
             kill_switch=bool(data.get("kill_switch", False)),
             mode=str(data.get("mode", "auto")),
             wait_seconds=int(data.get("wait_seconds", 0)),
+            approval=_strings(data.get("approval")),
         )
 
 

@@ -37,6 +37,9 @@ class SafetySettings:
     min_confidence: float = 0.5
     kill_switch: bool = False
     mode: str = Mode.AUTO
+    # A soft rule (SOFT_RULES) asks a human to approve the proposal instead of replacing it by escalate.
+    # Off by default: the gate then behaves exactly as before approvals existed.
+    approvals: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,16 @@ class GateDecision:
     action: Action
     rules_fired: tuple[str, ...]
     shadow: bool = False
+    # Non-empty: ``action`` may run only after a human approves it; the names are the rules that asked.
+    approval: tuple[str, ...] = ()
 
     @property
     def vetoed(self) -> bool:
         return self.action != self.proposed
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approval)
 
 
 Rule = Callable[[Action, DecisionContext, SafetySettings], bool]
@@ -130,6 +139,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
 )
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
+# Rules a human's approval may lift (with ``SafetySettings.approvals``); every other rule is hard.
+SOFT_RULES: frozenset[str] = frozenset({"critical_job_low_risk_only"})
 
 
 class SafetyGate:
@@ -144,9 +155,9 @@ class SafetyGate:
         return tuple(name for name, rule in RULES if rule(action, ctx, self.settings))
 
     def mask_reasons(self, ctx: DecisionContext) -> dict[Action, tuple[str, ...]]:
-        """For each action the gate forbids here, the rules that forbid it."""
+        """For each action the gate forbids here (approval cannot lift it), the rules that forbid it."""
         reasons = {a: self.violations(a, ctx) for a in ACTIONS}
-        return {a: fired for a, fired in reasons.items() if fired}
+        return {a: fired for a, fired in reasons.items() if fired and not self.approvable(fired)}
 
     def constraints(self, ctx: DecisionContext, expected: Action) -> tuple[str, ...]:
         """The rules that kept the expected fix, or every automated action, off the table: what a human
@@ -159,9 +170,15 @@ class SafetyGate:
             blocking.extend(rule for rule in RULE_NAMES if rule in common)
         return tuple(dict.fromkeys(blocking))
 
+    def approvable(self, fired: tuple[str, ...]) -> bool:
+        """Whether an action these rules forbid may run once a human approves it: approvals are on and
+        every rule that fired is soft."""
+        return self.settings.approvals and bool(fired) and SOFT_RULES.issuperset(fired)
+
     def allowed_actions(self, ctx: DecisionContext) -> tuple[Action, ...]:
-        """The mask: actions this gate would let through, in vocabulary order (never empty)."""
-        return tuple(a for a in ACTIONS if not self.violations(a, ctx))
+        """The mask: actions this gate would let through, in vocabulary order (never empty); with
+        approvals, those that need a human's approval are in it."""
+        return tuple(a for a in ACTIONS if not (fired := self.violations(a, ctx)) or self.approvable(fired))
 
     def review(self, proposed: Action, ctx: DecisionContext) -> GateDecision:
         fired = self.violations(proposed, ctx)
@@ -169,4 +186,6 @@ class SafetyGate:
             # Shadow mode: every proposal is recorded, nothing is executed, and a human is told instead.
             stopped = () if proposed is Action.ESCALATE else ("shadow_mode",)
             return GateDecision(proposed, Action.ESCALATE, (*fired, *stopped), shadow=True)
+        if self.approvable(fired):
+            return GateDecision(proposed, proposed, fired, approval=fired)
         return GateDecision(proposed, Action.ESCALATE if fired else proposed, fired)

@@ -108,9 +108,12 @@ def make_engine(name: str, scenario: Any, seed: int = 0) -> Any:
     from selfheal.simulator.engine import InProcessEngine
 
     if name == "stepfunctions":
-        from selfheal.simulator.sfn_engine import StepFunctionsEngine
+        from selfheal.simulator.sfn_engine import ApprovalsNotSupported, StepFunctionsEngine
 
-        return StepFunctionsEngine(scenario, seed=seed)
+        try:
+            return StepFunctionsEngine(scenario, seed=seed)
+        except ApprovalsNotSupported as error:
+            raise UsageError(str(error)) from None
     return InProcessEngine(scenario)
 
 
@@ -177,7 +180,7 @@ def _evaluate(args: argparse.Namespace, scenario: Any, engine: Any, err: Any, ev
 
 
 def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out: Any) -> int:
-    from selfheal.simulator.presentation import metric_tables
+    from selfheal.simulator.presentation import approval_table, metric_tables
     from selfheal.simulator.report import write_report
 
     for table in metric_tables(evaluation, out.width):
@@ -187,6 +190,15 @@ def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out:
         "gate allows.",
         highlight=False,
     )
+    approvals = approval_table(evaluation)
+    if approvals is not None:
+        out.print(approvals)
+        out.print(
+            "Each gated policy ran twice on the same stream: with approvals (a held action waits for a "
+            "human's answer, then runs) and without (it goes to a human who fixes it by hand). "
+            "no hand fix = automated + assisted; MTTR includes the wait for answers.",
+            highlight=False,
+        )
     forbidden, total = evaluation.gate_forbidden("oracle")
     oracle, gated = evaluation.metrics("oracle"), evaluation.metrics("oracle_gated")
     out.print(
