@@ -31,7 +31,8 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenario",
         required=True,
-        help="scenario file, or the name of a shipped one (default, job_specific, changing_remedy, traps)",
+        help="scenario file, or the name of a shipped one "
+        "(default, job_specific, changing_remedy, traps, approvals)",
     )
     parser.add_argument("--incidents", type=positive_int, help="length of the stream (default: the file's)")
     parser.add_argument("--seed", type=int, help="seed (default: the file's)")
@@ -42,6 +43,8 @@ examples:
   # tables, and $SELFHEAL_HOME/reports/default/index.html
   selfheal evaluate --scenario default
   selfheal evaluate --scenario traps --incidents 500 --seed 3
+  # approve-then-execute against escalate-and-fix-by-hand on the same stream
+  selfheal evaluate --scenario approvals --incidents 500
   # exactly the spec's JSON object on stdout
   selfheal evaluate --scenario my_jobs.json --json
   # rules and learned through the real state machine (slower)
