@@ -334,3 +334,29 @@ def test_evaluate_shows_the_approval_comparison(tmp_path: Path, capsys: Any, mon
     policies = json.loads(capsys.readouterr().out)["policies"]
     assert policies["rules"]["assisted_resolution"] > 0
     assert policies["rules_without_approvals"]["assisted_resolution"] == 0
+
+
+def test_the_deployed_steps_and_the_direct_path_agree_on_approvals() -> None:
+    """``rules`` runs through the deployed Propose, SafetyGate, Escalate and Learn steps; the same
+    rulebook as a plain gated policy runs on the engine's direct path. Same stream, same answers: the
+    same per-incident results, approvals included."""
+    from selfheal_core.domain.rules import rule_action
+
+    from selfheal.simulator.world import CachedClassifier, default_classifier
+
+    class Rulebook(Policy):
+        name = "rulebook"
+
+        def choose(self, step: Any) -> Action:
+            return rule_action(step.ctx)
+
+    s = load_scenario(shipped_scenarios_dir() / "approvals.json")
+    stream = generate_incidents(s, 300, 0, CachedClassifier(default_classifier()))
+    engine = InProcessEngine(s)
+    deployed = [engine.run_incident(i, RulesPolicy(s, 0)) for i in stream]
+    direct = [engine.run_incident(i, Rulebook()) for i in stream]
+    assert engine.anomalies == []
+    assert deployed == direct
+    assert sum(r.assisted for r in deployed) > 0 and sum(r.approval_requests for r in deployed) > sum(
+        r.assisted for r in deployed
+    )
