@@ -1,4 +1,4 @@
-"""The gate's approval path (``SafetySettings.approvals``): a soft rule holds the action for a human's
+"""The gate's approval path (``SafetySettings.ask_approval``): a soft rule holds the action for a human's
 approval instead of replacing it by ``escalate``; a hard rule never does; off by default."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CRITICAL_DRIFT = DecisionContext(
     bad_record_fraction=0.005,
     quarantine_capable=True,
 )
-APPROVALS = SafetyGate(SafetySettings(approvals=True))
+APPROVALS = SafetyGate(SafetySettings(ask_approval=True))
 
 
 def test_the_default_gate_still_escalates_a_held_action() -> None:
@@ -36,7 +36,7 @@ def test_with_approvals_a_soft_rule_asks_for_approval_instead_of_escalating() ->
     decision = APPROVALS.review(Action.ROLLBACK, CRITICAL_DRIFT)
     assert decision.action is Action.ROLLBACK and not decision.vetoed
     assert decision.approval == ("critical_job_low_risk_only",) and decision.needs_approval
-    assert decision.rules_fired == ("critical_job_low_risk_only",)
+    assert decision.rules_fired == ()  # nothing stopped it: it waits for a human
     assert {"critical_job_low_risk_only"} == SOFT_RULES
 
 
@@ -63,8 +63,8 @@ def test_a_hard_rule_is_never_unlocked_by_an_approval() -> None:
 
 def test_shadow_mode_and_the_kill_switch_still_stop_everything() -> None:
     for settings in (
-        SafetySettings(approvals=True, mode=Mode.SHADOW),
-        SafetySettings(approvals=True, kill_switch=True),
+        SafetySettings(ask_approval=True, mode=Mode.SHADOW),
+        SafetySettings(ask_approval=True, kill_switch=True),
     ):
         decision = SafetyGate(settings).review(Action.ROLLBACK, CRITICAL_DRIFT)
         assert decision.action is Action.ESCALATE and decision.approval == ()

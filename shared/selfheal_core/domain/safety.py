@@ -37,9 +37,9 @@ class SafetySettings:
     min_confidence: float = 0.5
     kill_switch: bool = False
     mode: str = Mode.AUTO
-    # A soft rule (SOFT_RULES) asks a human to approve the proposal instead of replacing it by escalate.
-    # Off by default: the gate then behaves exactly as before approvals existed.
-    approvals: bool = False
+    # Whether someone can be asked: with it, a soft rule holds the action for a human's approval; without
+    # it (the default) the gate escalates as it always did.
+    ask_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class GateDecision:
     action: Action
     rules_fired: tuple[str, ...]
     shadow: bool = False
-    # Non-empty: ``action`` may run only after a human approves it; the names are the rules that asked.
+    # Non-empty: ``action`` may run only after a human approves; the soft rules that asked.
     approval: tuple[str, ...] = ()
 
     @property
@@ -139,7 +139,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
 )
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
-# Rules a human's approval may lift (with ``SafetySettings.approvals``); every other rule is hard.
+# Rules a human's approval may overrule (when someone can be asked); every other rule is hard: no
+# approval ever unlocks what it forbids.
 SOFT_RULES: frozenset[str] = frozenset({"critical_job_low_risk_only"})
 
 
@@ -154,10 +155,18 @@ class SafetyGate:
             return ()
         return tuple(name for name, rule in RULES if rule(action, ctx, self.settings))
 
+    def blocking(self, action: Action, ctx: DecisionContext) -> tuple[str, ...]:
+        """The rules that forbid ``action`` outright: every rule, or only the hard ones when a human can
+        be asked to approve what a soft rule holds back."""
+        fired = self.violations(action, ctx)
+        if self.settings.ask_approval:
+            return tuple(rule for rule in fired if rule not in SOFT_RULES)
+        return fired
+
     def mask_reasons(self, ctx: DecisionContext) -> dict[Action, tuple[str, ...]]:
-        """For each action the gate forbids here (approval cannot lift it), the rules that forbid it."""
-        reasons = {a: self.violations(a, ctx) for a in ACTIONS}
-        return {a: fired for a, fired in reasons.items() if fired and not self.approvable(fired)}
+        """For each action the gate forbids here, the rules that forbid it."""
+        reasons = {a: self.blocking(a, ctx) for a in ACTIONS}
+        return {a: fired for a, fired in reasons.items() if fired}
 
     def constraints(self, ctx: DecisionContext, expected: Action) -> tuple[str, ...]:
         """The rules that kept the expected fix, or every automated action, off the table: what a human
@@ -170,15 +179,9 @@ class SafetyGate:
             blocking.extend(rule for rule in RULE_NAMES if rule in common)
         return tuple(dict.fromkeys(blocking))
 
-    def approvable(self, fired: tuple[str, ...]) -> bool:
-        """Whether an action these rules forbid may run once a human approves it: approvals are on and
-        every rule that fired is soft."""
-        return self.settings.approvals and bool(fired) and SOFT_RULES.issuperset(fired)
-
     def allowed_actions(self, ctx: DecisionContext) -> tuple[Action, ...]:
-        """The mask: actions this gate would let through, in vocabulary order (never empty); with
-        approvals, those that need a human's approval are in it."""
-        return tuple(a for a in ACTIONS if not (fired := self.violations(a, ctx)) or self.approvable(fired))
+        """The mask: actions this gate would let through, in vocabulary order (never empty)."""
+        return tuple(a for a in ACTIONS if not self.blocking(a, ctx))
 
     def review(self, proposed: Action, ctx: DecisionContext) -> GateDecision:
         fired = self.violations(proposed, ctx)
@@ -186,6 +189,8 @@ class SafetyGate:
             # Shadow mode: every proposal is recorded, nothing is executed, and a human is told instead.
             stopped = () if proposed is Action.ESCALATE else ("shadow_mode",)
             return GateDecision(proposed, Action.ESCALATE, (*fired, *stopped), shadow=True)
-        if self.approvable(fired):
-            return GateDecision(proposed, proposed, fired, approval=fired)
-        return GateDecision(proposed, Action.ESCALATE if fired else proposed, fired)
+        if self.blocking(proposed, ctx) or (fired and not self.settings.ask_approval):
+            return GateDecision(proposed, Action.ESCALATE, fired)
+        if fired:  # only soft rules, and someone can be asked
+            return GateDecision(proposed, proposed, (), approval=fired)
+        return GateDecision(proposed, proposed, ())

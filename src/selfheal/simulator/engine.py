@@ -215,7 +215,9 @@ class DeployedSettings:
 
 def safety_settings(scenario: Scenario) -> SafetySettings:
     """The deployed gate's settings for the scenario: its attempt budget, and approvals if it has them."""
-    return SafetySettings(max_attempts=scenario.max_attempts, approvals=scenario.active_approvals is not None)
+    return SafetySettings(
+        max_attempts=scenario.max_attempts, ask_approval=scenario.active_approvals is not None
+    )
 
 
 class InProcessEngine:
