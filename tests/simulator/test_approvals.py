@@ -360,3 +360,54 @@ def test_the_deployed_steps_and_the_direct_path_agree_on_approvals() -> None:
     assert sum(r.assisted for r in deployed) > 0 and sum(r.approval_requests for r in deployed) > sum(
         r.assisted for r in deployed
     )
+
+
+def test_one_approval_per_incident_on_both_paths(classify: Any) -> None:
+    """As the deployed gate: once an incident has had an approval, a later action that would need one is
+    escalated (a veto), on the direct path and in ``decisions.review`` the deployed SafetyGate runs."""
+    from selfheal_core.domain import decisions
+    from selfheal_core.domain.events import (
+        Diagnosed,
+        Executed,
+        Gated,
+        IncidentEvent,
+        Opened,
+        Proposed,
+        Validated,
+    )
+    from selfheal_core.domain.incident import fold
+
+    from selfheal.simulator.engine import safety_settings
+
+    data = copy.deepcopy(HELD)
+    data["modes"][0]["fix"] = {"rollback": 0.0}
+    s = parse_scenario(data)
+
+    class AlwaysRollback(Policy):
+        name = "always_rollback"
+
+        def choose(self, step: Any) -> Action:
+            return Action.ROLLBACK
+
+    for r in run(s, AlwaysRollback(), classify):
+        assert (r.approval_requests, r.approvals_granted, r.wasted_runs, r.blocked) == (1, 1, 1, 1)
+        assert r.escalated and not r.assisted
+
+    incident = generate_incidents(s, 1, 0, classify)[0]
+    held_rules = ("critical_job_low_risk_only",)
+    log = [
+        Opened("ledger", "jr_1"),
+        Diagnosed(incident.diagnosis),
+        Proposed(1, Action.ROLLBACK),
+        Gated(1, Action.ROLLBACK, Action.ROLLBACK, (), approval=held_rules),
+        Executed(1, Action.ROLLBACK, "jr_1-1", awaiting_run=True),
+        Validated(1, "jr_1-1", "FAILED", final=True, fixed=False),
+        Proposed(2, Action.ROLLBACK),
+    ]
+    state = fold(IncidentEvent("inc", seq, "", event) for seq, event in enumerate(log))
+    assert state.current_attempt is not None
+    second = decisions.review(state.current_attempt, state, safety_settings(s), 600.0)
+    assert (second.action, second.approval, second.rules_fired) == (Action.ESCALATE, (), held_rules)
+    first = fold(IncidentEvent("inc", seq, "", event) for seq, event in enumerate(log[:3]))
+    assert first.current_attempt is not None
+    assert decisions.review(first.current_attempt, first, safety_settings(s), 600.0).approval == held_rules

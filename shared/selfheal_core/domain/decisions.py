@@ -7,7 +7,7 @@ in-process simulator take exactly the same decisions and learn exactly the same 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from selfheal_core.domain.events import Gated, Proposed
@@ -72,6 +72,10 @@ def review(attempt: Attempt, state: IncidentState, settings: SafetySettings, bac
     gate = SafetyGate(settings)
     ctx = state.current_context()
     decision = gate.review(attempt.proposed, ctx)
+    if decision.needs_approval and any(a.gated is not None and a.gated.approval for a in state.attempts[:-1]):
+        # One approval per incident: when the approved fix did not hold, the next risky action is for the
+        # human to take.
+        decision = replace(decision, action=Action.ESCALATE, rules_fired=decision.approval, approval=())
     wait = 0
     if decision.action is Action.BACKOFF_RETRY:
         wait = int(backoff_seconds * 2 ** (attempt.number - 1))

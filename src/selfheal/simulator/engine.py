@@ -258,9 +258,14 @@ class InProcessEngine:
                 allowed = gate.allowed_actions(ctx)
                 # With approvals, the mask holds actions that need one: those the rules still forbid.
                 approvable = tuple(a for a in allowed if gate.violations(a, ctx)) if approvals else ()
+                if tally.requests:  # one approval per incident (as the deployed gate): no second one
+                    allowed = tuple(a for a in allowed if a not in approvable)
+                    approvable = ()
                 proposed = policy.choose(Step(incident, ctx, allowed, attempt, approvable))
                 review = gate.review(proposed, ctx)
                 action, vetoed, approval = review.action, review.vetoed, review.needs_approval
+                if approval and tally.requests:
+                    action, vetoed, approval = Action.ESCALATE, True, False
             else:
                 allowed = ACTIONS
                 proposed = action = policy.choose(Step(incident, ctx, allowed, attempt))

@@ -204,7 +204,8 @@ def oracle_plan(
     probability ``1 - fix[a]``, what the best continuation costs; ``log_and_wait`` ends the automated
     part (a human if the scheduled run fails); a human costs the lognormal's mean. Harmful actions and
     actions that never fix this mode are not considered. An ``approvable`` action first waits the mean
-    time to the answer, and with the chance of a rejection costs a human instead of its run.
+    time to the answer, and with the chance of a rejection costs a human instead of its run; after it,
+    no action is approvable any more (one approval per incident).
     """
     decision = scenario.decision_seconds / 60.0
     human = scenario.human.mean_hours * 60.0
@@ -213,12 +214,17 @@ def oracle_plan(
     if remaining <= 0:
         return best, best_cost
     after_failure = oracle_plan(scenario, mode, job, allowed, remaining - 1, approvable)[1]
+    if approvable:
+        unapproved = tuple(a for a in allowed if a not in approvable)
+        after_approval = oracle_plan(scenario, mode, job, unapproved, remaining - 1)[1]
     for action in ACTIONS:
         p = mode.fix.get(action, 0.0)
         if action is Action.ESCALATE or action not in allowed or action in mode.harm or p <= 0.0:
             continue
         wait = scenario.backoff_minutes if action is Action.BACKOFF_RETRY else 0.0
         fallback = human if action is Action.LOG_AND_WAIT else after_failure
+        if action in approvable:
+            fallback = after_approval
         cost = attempt_minutes(scenario, job, action, wait) + (1.0 - p) * fallback
         if action in approvable:
             if approvals is None:
