@@ -25,6 +25,7 @@ M_KEYS = {
     "wasted_runs": int,
     "human_hours": float,
     "actions_per_incident": float,
+    "assisted_resolution": float,
 }
 POLICIES = {
     "manual",
@@ -91,6 +92,7 @@ def test_json_output_is_exactly_the_spec(tmp_path: Path, capsys: Any) -> None:
     assert data["policies"]["manual"]["automated_resolution"] == 0
     assert data["policies"]["manual"]["mttr_auto_minutes"] is None
     assert data["policies"]["learned"]["harmful_actions"] == 0
+    assert all(m["assisted_resolution"] == 0 for m in data["policies"].values())  # no approvals
 
 
 def test_file_defaults_apply_when_flags_are_absent(tmp_path: Path, capsys: Any) -> None:

@@ -174,8 +174,9 @@ class Gated(DomainEvent):
             "kill_switch": self.kill_switch,
             "mode": self.mode,
             "wait_seconds": self.wait_seconds,
-            "approval": list(self.approval),
-            "autonomy": self.autonomy,
+            # Written only when set: a log without approvals reads as it did before them.
+            **({"approval": list(self.approval)} if self.approval else {}),
+            **({"autonomy": self.autonomy} if self.autonomy != "auto" else {}),
         }
 
     @classmethod

@@ -31,7 +31,8 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenario",
         required=True,
-        help="scenario file, or the name of a shipped one (default, job_specific, changing_remedy, traps)",
+        help="scenario file, or the name of a shipped one "
+        "(default, job_specific, changing_remedy, traps, approvals)",
     )
     parser.add_argument("--incidents", type=positive_int, help="length of the stream (default: the file's)")
     parser.add_argument("--seed", type=int, help="seed (default: the file's)")
@@ -42,6 +43,8 @@ examples:
   # tables, and $SELFHEAL_HOME/reports/default/index.html
   selfheal evaluate --scenario default
   selfheal evaluate --scenario traps --incidents 500 --seed 3
+  # approve-then-execute against escalate-and-fix-by-hand on the same stream
+  selfheal evaluate --scenario approvals --incidents 500
   # exactly the spec's JSON object on stdout
   selfheal evaluate --scenario my_jobs.json --json
   # rules and learned through the real state machine (slower)
@@ -108,9 +111,12 @@ def make_engine(name: str, scenario: Any, seed: int = 0) -> Any:
     from selfheal.simulator.engine import InProcessEngine
 
     if name == "stepfunctions":
-        from selfheal.simulator.sfn_engine import StepFunctionsEngine
+        from selfheal.simulator.sfn_engine import ApprovalsNotSupported, StepFunctionsEngine
 
-        return StepFunctionsEngine(scenario, seed=seed)
+        try:
+            return StepFunctionsEngine(scenario, seed=seed)
+        except ApprovalsNotSupported as error:
+            raise UsageError(str(error)) from None
     return InProcessEngine(scenario)
 
 
@@ -177,7 +183,7 @@ def _evaluate(args: argparse.Namespace, scenario: Any, engine: Any, err: Any, ev
 
 
 def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out: Any) -> int:
-    from selfheal.simulator.presentation import metric_tables
+    from selfheal.simulator.presentation import approval_table, metric_tables
     from selfheal.simulator.report import write_report
 
     for table in metric_tables(evaluation, out.width):
@@ -187,6 +193,15 @@ def _print_report(args: argparse.Namespace, scenario: Any, evaluation: Any, out:
         "gate allows.",
         highlight=False,
     )
+    approvals = approval_table(evaluation)
+    if approvals is not None:
+        out.print(approvals)
+        out.print(
+            "Each gated policy ran twice on the same stream: with approvals (a held action waits for a "
+            "human's answer, then runs) and without (it goes to a human who fixes it by hand). "
+            "no hand fix = automated + assisted; MTTR includes the wait for answers.",
+            highlight=False,
+        )
     forbidden, total = evaluation.gate_forbidden("oracle")
     oracle, gated = evaluation.metrics("oracle"), evaluation.metrics("oracle_gated")
     out.print(

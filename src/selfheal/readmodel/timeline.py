@@ -116,7 +116,7 @@ def visits_from_log(log: IncidentLog, machine: Machine) -> list[Visit]:
     the previous record's, or when it repeats the previous record's kind (a second poll of Validate)."""
     visits: list[Visit] = []
     previous_kind = None
-    question = ""
+    question = "fix"  # a log from before answer requests: its only question was "what fixed it?"
     for record in log.records:
         if record["type"] == ANSWER_REQUESTED:
             question = str(record["data"].get("question") or "")

@@ -40,6 +40,11 @@ class IncidentResult:
     human_hours: float
     actions: int  # automated actions executed (everything but ``escalate``)
     gate_forbidden: int = 0  # ungated policies only: executed actions the gate would have forbidden
+    # Resolved by an action a human approved (then ``automated`` is False): approve-then-execute.
+    assisted: bool = False
+    approval_requests: int = 0
+    approvals_granted: int = 0
+    approval_minutes: float = 0.0  # waited for answers (in ``minutes``; not human work)
 
 
 class Engine(Protocol):
@@ -62,8 +67,10 @@ class IncidentTally:
         self.records: list[StepRecord] = []
         self.minutes = scenario.detection_seconds / 60.0
         self.human_hours = 0.0
-        self.automated = self.escalated = False
+        self.automated = self.escalated = self.assisted = False
         self.harmful = self.blocked = self.wasted = self.actions = self.forbidden = 0
+        self.requests = self.granted = 0
+        self.approval_minutes = 0.0
         self.over = False
 
     def step(
@@ -77,16 +84,25 @@ class IncidentTally:
         *,
         vetoed: bool = False,
         forced: bool = False,
+        approval: bool = False,
     ) -> StepRecord:
         """Execute ``action`` at ``attempt`` (``wait``: minutes waited before the run) and account for it;
-        ``over`` tells whether the incident ended with it."""
+        ``over`` tells whether the incident ended with it. With ``approval`` the gate asked a human first:
+        the answer's time is waited, and a rejection goes to a human fix as ``escalate`` does."""
         scenario, incident, mode = self.scenario, self.incident, self.incident.mode
         self.blocked += vetoed
-        step_minutes = attempt_minutes(scenario, incident.job, action, wait)
+        approved = True
+        answer_minutes = 0.0
+        if approval:
+            answer_minutes, approved = self.ask_approval()
+        if approved:
+            step_minutes = attempt_minutes(scenario, incident.job, action, wait) + answer_minutes
+        else:  # nothing runs: the decision, then the wait for the answer
+            step_minutes = scenario.decision_seconds / 60.0 + answer_minutes
         self.minutes += step_minutes
         resolved = is_harmful = wasted_run = False
         human_factor = 0.0
-        if action is Action.ESCALATE:
+        if action is Action.ESCALATE or not approved:
             self.escalated, human_factor = True, 1.0
         else:
             self.actions += 1
@@ -112,6 +128,8 @@ class IncidentTally:
             is_harmful,
             human_factor,
             forced,
+            approval,
+            not approved,
         )
         self.records.append(record)
         if human_factor > 0:
@@ -120,9 +138,22 @@ class IncidentTally:
             self.minutes += hours * 60.0
             self.over = True
         elif resolved:
-            self.automated = True
+            # The fix that held ran after a human approved it: assisted, not automated.
+            self.assisted, self.automated = approval, not approval
             self.over = True
         return record
+
+    def ask_approval(self) -> tuple[float, bool]:
+        """(minutes to the answer, approved) for the incident's next approval request, drawn with
+        common random numbers. A scenario without approvals never answers: a human takes it over."""
+        approvals = self.scenario.active_approvals
+        self.requests += 1
+        if approvals is None:
+            return 0.0, False
+        minutes, approved = self.incident.approval(approvals, self.requests)
+        self.granted += approved
+        self.approval_minutes += minutes
+        return minutes, approved
 
     def run_succeeds(self, attempt: int, action: Action) -> bool:
         """Whether executing ``action`` at ``attempt`` resolves the incident (common random numbers).
@@ -145,6 +176,10 @@ class IncidentTally:
             human_hours=self.human_hours,
             actions=self.actions,
             gate_forbidden=self.forbidden,
+            assisted=self.assisted,
+            approval_requests=self.requests,
+            approvals_granted=self.granted,
+            approval_minutes=self.approval_minutes,
         )
 
 
@@ -175,7 +210,14 @@ class DeployedSettings:
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> DeployedSettings:
-        return cls(SafetySettings(max_attempts=scenario.max_attempts), scenario.backoff_minutes * 60.0)
+        return cls(safety_settings(scenario), scenario.backoff_minutes * 60.0)
+
+
+def safety_settings(scenario: Scenario) -> SafetySettings:
+    """The deployed gate's settings for the scenario: its attempt budget, and approvals if it has them."""
+    return SafetySettings(
+        max_attempts=scenario.max_attempts, ask_approval=scenario.active_approvals is not None
+    )
 
 
 class InProcessEngine:
@@ -187,7 +229,7 @@ class InProcessEngine:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.gate = SafetyGate(SafetySettings(max_attempts=scenario.max_attempts))
+        self.gate = SafetyGate(safety_settings(scenario))
         self.deployed = DeployedSettings.for_scenario(scenario)
         self.anomalies: list[str] = []
 
@@ -200,6 +242,7 @@ class InProcessEngine:
     def run_policy(self, incident: Incident, policy: Policy) -> IncidentResult:
         """A baseline or the oracle: the policy chooses each attempt; the engine applies the gate."""
         scenario, gate = self.scenario, self.gate
+        approvals = scenario.active_approvals is not None
         budget = policy.attempt_budget(scenario)
         tally = IncidentTally(scenario, incident)
         previous: list[Action] = []
@@ -207,22 +250,31 @@ class InProcessEngine:
         while True:
             ctx = incident.diagnosis.context(attempt, previous)
             forced = budget is not None and attempt > budget
-            vetoed = False
+            vetoed = approval = False
             if forced:
                 allowed: tuple[Action, ...] = (Action.ESCALATE,)
                 proposed = action = Action.ESCALATE
             elif policy.gated:
                 allowed = gate.allowed_actions(ctx)
-                proposed = policy.choose(Step(incident, ctx, allowed, attempt))
+                # With approvals, the mask holds actions that need one: those the rules still forbid.
+                approvable = tuple(a for a in allowed if gate.violations(a, ctx)) if approvals else ()
+                if tally.requests:  # one approval per incident (as the deployed gate): no second one
+                    allowed = tuple(a for a in allowed if a not in approvable)
+                    approvable = ()
+                proposed = policy.choose(Step(incident, ctx, allowed, attempt, approvable))
                 review = gate.review(proposed, ctx)
-                action, vetoed = review.action, review.vetoed
+                action, vetoed, approval = review.action, review.vetoed, review.needs_approval
+                if approval and tally.requests:
+                    action, vetoed, approval = Action.ESCALATE, True, False
             else:
                 allowed = ACTIONS
                 proposed = action = policy.choose(Step(incident, ctx, allowed, attempt))
                 tally.forbidden += bool(gate.violations(action, ctx))
 
             wait = policy.wait_minutes(action, attempt, scenario)
-            tally.step(attempt, ctx, allowed, proposed, action, wait, vetoed=vetoed, forced=forced)
+            tally.step(
+                attempt, ctx, allowed, proposed, action, wait, vetoed=vetoed, forced=forced, approval=approval
+            )
             if tally.over:
                 break
             previous.append(action)
@@ -256,6 +308,13 @@ class InProcessEngine:
             state = load_state(store, incident_id)
             number = len(state.attempts)
             if action is Action.ESCALATE:
+                escalate = True
+                break
+            current = state.current_attempt
+            held = current is not None and current.gated is not None and bool(current.gated.approval)
+            # Await Approval: the simulated human answers (the draws ``account`` reads); a rejection goes
+            # to a human who fixes it by hand.
+            if held and not tally.ask_approval()[1]:
                 escalate = True
                 break
             if action not in GLUE_ACTIONS:  # log_and_wait: nothing runs, the owner is told
@@ -321,6 +380,9 @@ def account(
             anomaly(f"incident {incident.index}: attempt {number} was never gated")
             break
         ctx = incident.diagnosis.context(number, previous)
+        approval = attempt.gated is not None and bool(attempt.gated.approval)
+        if approval and scenario.active_approvals is None:
+            anomaly(f"incident {incident.index}: attempt {number} asked for an approval the scenario has not")
         record = tally.step(
             number,
             ctx,
@@ -329,7 +391,10 @@ def account(
             attempt.action,
             policy.wait_minutes(attempt.action, number, scenario),
             vetoed=attempt.vetoed,
+            approval=approval,
         )
+        if record.rejected and attempt.executed is not None:
+            anomaly(f"incident {incident.index}: attempt {number} ran {attempt.action.value}, rejected")
         ran = attempt.action in GLUE_ACTIONS and not record.harmful
         if ran and attempt.fixed is not None and attempt.fixed != record.resolved:
             anomaly(

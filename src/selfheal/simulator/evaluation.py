@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,11 @@ SPEC_KEYS: tuple[str, ...] = (
     "oracle",
     "oracle_final",
 )
+# With approvals, the gated policies are run a second time on the same stream with approvals off (a
+# held action goes to a human fix, as before approvals existed): ``<policy>_without_approvals``.
+WITHOUT_APPROVALS = "_without_approvals"
+# ... and these of them are in the JSON too (further policies, as the spec allows).
+APPROVAL_JSON_POLICIES: tuple[str, ...] = ("rules", "learned")
 
 Progress = Callable[[str, int, int], None]  # (policy, done, total)
 
@@ -50,12 +56,19 @@ class Evaluation:
         policies: dict[str, Any] = {}
         for key in SPEC_KEYS:
             policies[key] = self.metrics(key.removesuffix("_final"), final=key.endswith("_final"))
+        for name in APPROVAL_JSON_POLICIES:
+            if name + WITHOUT_APPROVALS in self.results:
+                policies[name + WITHOUT_APPROVALS] = self.metrics(name + WITHOUT_APPROVALS)
         return {
             "scenario": self.scenario.name,
             "incidents": self.incidents,
             "seed": self.seed,
             "policies": policies,
         }
+
+    def approval_comparison(self) -> list[str]:
+        """The policies run both with and without approvals (empty when the scenario has none)."""
+        return [n for n in self.results if n + WITHOUT_APPROVALS in self.results]
 
     def gate_forbidden(self, name: str = "oracle", final: bool = False) -> tuple[int, int]:
         """(incidents where the gate would have forbidden one of the policy's actions, incidents)."""
@@ -76,7 +89,10 @@ def evaluate(
     with_gated_oracle: bool = False,
     progress: Progress | None = None,
     perfect_diagnosis: bool = False,
+    compare_approvals: bool = True,
 ) -> Evaluation:
+    """With approvals in the scenario (and ``compare_approvals``, and the default policies), the gated
+    policies also run without approvals on the same stream, in-process (``*_without_approvals``)."""
     n = scenario.incidents if incidents is None else incidents
     s = scenario.seed if seed is None else seed
     classifier = CachedClassifier(classify or default_classifier())
@@ -86,16 +102,25 @@ def evaluate(
         policies if policies is not None else make_policies(scenario, s, with_gated_oracle=with_gated_oracle)
     )
     evaluation = Evaluation(scenario=scenario, incidents=n, seed=s, stream=stream)
+    runs: list[tuple[str, Engine, Policy]] = [(policy.name, engine, policy) for policy in chosen]
+    if scenario.active_approvals is not None and compare_approvals and policies is None:
+        without = dataclasses.replace(scenario, approvals=None)
+        by_hand = InProcessEngine(without)
+        runs.extend(
+            (policy.name + WITHOUT_APPROVALS, by_hand, policy)
+            for policy in make_policies(without, s, with_gated_oracle=with_gated_oracle)
+            if policy.gated
+        )
     step = max(1, n // 100)
-    for policy in chosen:
+    for name, runner, policy in runs:
         results = []
         for incident in stream:
-            results.append(engine.run_incident(incident, policy))
+            results.append(runner.run_incident(incident, policy))
             if progress is not None and (incident.index + 1) % step == 0:
-                progress(policy.name, incident.index + 1, n)
+                progress(name, incident.index + 1, n)
         if progress is not None:
-            progress(policy.name, n, n)
-        evaluation.results[policy.name] = results
-        if isinstance(policy, LearnedPolicy):
+            progress(name, n, n)
+        evaluation.results[name] = results
+        if isinstance(policy, LearnedPolicy) and runner is engine:
             evaluation.learned = policy
     return evaluation

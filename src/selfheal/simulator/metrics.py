@@ -24,6 +24,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "wasted_runs",
     "human_hours",
     "actions_per_incident",
+    "assisted_resolution",
 )
 
 
@@ -50,6 +51,7 @@ def summarize(results: Sequence[IncidentResult]) -> dict[str, Any]:
         "wasted_runs": int(sum(r.wasted_runs for r in results)),
         "human_hours": float(sum(r.human_hours for r in results)),
         "actions_per_incident": sum(r.actions for r in results) / n,
+        "assisted_resolution": sum(r.assisted for r in results) / n,
     }
 
 

@@ -33,6 +33,7 @@ class Step:
     ctx: DecisionContext
     allowed: tuple[Action, ...]
     attempt: int
+    approvable: tuple[Action, ...] = ()  # in ``allowed``, but run only once a human approves
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class StepRecord:
     harmful: bool = False
     human_factor: float = 0.0  # 0: no human; 1: a human fixed it; 2: a human repaired damage
     forced: bool = False  # the attempt budget forced this escalation
+    approval: bool = False  # the gate asked a human to approve ``action`` first
+    rejected: bool = False  # ... and the human said no: nothing ran, a human fixes it
 
 
 def attempt_minutes(scenario: Scenario, job: JobSpec, action: Action, wait: float) -> float:
@@ -188,28 +191,46 @@ class LearnedPolicy(DeployedPolicy):
 
 
 def oracle_plan(
-    scenario: Scenario, mode: ModeSpec, job: JobSpec, allowed: tuple[Action, ...], remaining: int
+    scenario: Scenario,
+    mode: ModeSpec,
+    job: JobSpec,
+    allowed: tuple[Action, ...],
+    remaining: int,
+    approvable: tuple[Action, ...] = (),
 ) -> tuple[Action, float]:
     """(best action, expected minutes to resolve from here) with ``remaining`` automated attempts left.
 
     Dynamic programming over the attempts left: an attempt with action ``a`` costs its time and, with
     probability ``1 - fix[a]``, what the best continuation costs; ``log_and_wait`` ends the automated
     part (a human if the scheduled run fails); a human costs the lognormal's mean. Harmful actions and
-    actions that never fix this mode are not considered.
+    actions that never fix this mode are not considered. An ``approvable`` action first waits the mean
+    time to the answer, and with the chance of a rejection costs a human instead of its run; after it,
+    no action is approvable any more (one approval per incident).
     """
     decision = scenario.decision_seconds / 60.0
     human = scenario.human.mean_hours * 60.0
+    approvals = scenario.active_approvals
     best, best_cost = Action.ESCALATE, decision + human
     if remaining <= 0:
         return best, best_cost
-    after_failure = oracle_plan(scenario, mode, job, allowed, remaining - 1)[1]
+    after_failure = oracle_plan(scenario, mode, job, allowed, remaining - 1, approvable)[1]
+    if approvable:
+        unapproved = tuple(a for a in allowed if a not in approvable)
+        after_approval = oracle_plan(scenario, mode, job, unapproved, remaining - 1)[1]
     for action in ACTIONS:
         p = mode.fix.get(action, 0.0)
         if action is Action.ESCALATE or action not in allowed or action in mode.harm or p <= 0.0:
             continue
         wait = scenario.backoff_minutes if action is Action.BACKOFF_RETRY else 0.0
         fallback = human if action is Action.LOG_AND_WAIT else after_failure
+        if action in approvable:
+            fallback = after_approval
         cost = attempt_minutes(scenario, job, action, wait) + (1.0 - p) * fallback
+        if action in approvable:
+            if approvals is None:
+                continue  # nobody would answer
+            q = approvals.approve_probability
+            cost = decision + approvals.mean_minutes + q * (cost - decision) + (1.0 - q) * human
         if cost < best_cost - 1e-9:
             best, best_cost = action, cost
     return best, best_cost
@@ -219,22 +240,25 @@ class OraclePolicy(Policy):
     """Knows the hidden mode: the fix with the least expected time to resolve, or a human if none.
 
     Not gated: it knows which actions damage data, so it never harms; the engine counts the attempts
-    where the gate would have forbidden its fix. ``gated=True`` restricts it to the gate's mask.
+    where the gate would have forbidden its fix. ``gated=True`` restricts it to the gate's mask; with
+    approvals that mask holds the actions a human must approve, priced with the expected answer.
     """
 
     def __init__(self, scenario: Scenario, gated: bool = False) -> None:
         self.scenario = scenario
         self.gated = gated
         self.name = "oracle_gated" if gated else "oracle"
-        self._plans: dict[tuple[int, str, tuple[Action, ...], int], Action] = {}
+        self._plans: dict[tuple[int, str, tuple[Action, ...], int, tuple[Action, ...]], Action] = {}
 
     def choose(self, step: Step) -> Action:
         incident = step.incident
         remaining = self.scenario.max_attempts - step.attempt + 1
-        key = (incident.mode_index, incident.job.name, step.allowed, remaining)
+        key = (incident.mode_index, incident.job.name, step.allowed, remaining, step.approvable)
         action = self._plans.get(key)
         if action is None:
-            action = oracle_plan(self.scenario, incident.mode, incident.job, step.allowed, remaining)[0]
+            action = oracle_plan(
+                self.scenario, incident.mode, incident.job, step.allowed, remaining, step.approvable
+            )[0]
             self._plans[key] = action
         return action
 

@@ -14,7 +14,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from selfheal.simulator.evaluation import SPEC_KEYS, Evaluation
+from selfheal.simulator.evaluation import SPEC_KEYS, WITHOUT_APPROVALS, Evaluation
 
 # Shown by the human outputs only: the oracle restricted to what the safety gate allows.
 GATED_ORACLE_KEYS: tuple[str, ...] = ("oracle_gated", "oracle_gated_final")
@@ -69,6 +69,13 @@ class MetricColumn:
 COLUMNS: tuple[MetricColumn, ...] = (
     MetricColumn("automated_resolution", "auto\n(%)", "outcomes", percent, "incidents fixed with no human"),
     MetricColumn(
+        "assisted_resolution",
+        "assisted\n(%)",
+        "outcomes",
+        percent,
+        "incidents fixed by an action a human approved (approve-then-execute)",
+    ),
+    MetricColumn(
         "non_escalation", "non-esc\n(%)", "outcomes", percent, "incidents that did not page a human"
     ),
     MetricColumn("harmful_actions", "harmful", "outcomes", whole_number, "actions that damaged data"),
@@ -110,7 +117,8 @@ class PolicyRow:
 
 
 def policy_rows(evaluation: Evaluation) -> list[PolicyRow]:
-    """The spec's policies in the spec's order, then the gated oracle when it was evaluated."""
+    """The spec's policies in the spec's order, then the gated oracle when it was evaluated (the runs
+    without approvals are in ``approval_table``)."""
     names = [
         *SPEC_KEYS,
         *(key for key in GATED_ORACLE_KEYS if key.removesuffix("_final") in evaluation.results),
@@ -153,4 +161,110 @@ def _table(
         table.add_column(header, justify="right", min_width=widest_value, overflow="fold")
     for row, line in zip(rows, cells, strict=True):
         table.add_row(row.name, *line)
+    return table
+
+
+@dataclass(frozen=True)
+class ApprovalGain:
+    """One gated policy on the same stream with approvals (a held action waits for a human's yes) and
+    without (the held action goes to a human who fixes it by hand)."""
+
+    name: str
+    with_approvals: dict[str, Any]
+    without: dict[str, Any]
+    requests: int
+    granted: int
+
+    @staticmethod
+    def no_hand_fix(metrics: dict[str, Any]) -> float:
+        """Share of incidents resolved with no human fixing them: automated plus assisted."""
+        return float(metrics["automated_resolution"] + metrics["assisted_resolution"])
+
+    @property
+    def gain_points(self) -> float:
+        return (self.no_hand_fix(self.with_approvals) - self.no_hand_fix(self.without)) * 100
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    label: str
+    description: str
+    render: Callable[[ApprovalGain], str]
+
+
+# Rows, not columns: one column per policy keeps the table within 80 columns.
+APPROVAL_ROWS: tuple[ApprovalRow, ...] = (
+    ApprovalRow(
+        "no hand fix, with approvals (%)",
+        "resolved with no human fixing it (automated + assisted), with approvals",
+        lambda g: percent(g.no_hand_fix(g.with_approvals)),
+    ),
+    ApprovalRow(
+        "  of which assisted (%)",
+        "resolved by an action a human approved",
+        lambda g: percent(g.with_approvals["assisted_resolution"]),
+    ),
+    ApprovalRow(
+        "no hand fix, without approvals (%)",
+        "the same without approvals: an action the gate holds goes to a human fix",
+        lambda g: percent(g.no_hand_fix(g.without)),
+    ),
+    ApprovalRow("gain (points)", "what approve-then-execute adds", lambda g: f"{g.gain_points:+.1f}"),
+    ApprovalRow(
+        "MTTR with approvals (h)",
+        "mean time to resolve, the wait for answers included",
+        lambda g: hours_from_minutes(g.with_approvals["mttr_minutes"]),
+    ),
+    ApprovalRow(
+        "MTTR without approvals (h)",
+        "mean time to resolve without approvals",
+        lambda g: hours_from_minutes(g.without["mttr_minutes"]),
+    ),
+    ApprovalRow(
+        "human fixing with approvals (h)",
+        "hours of human fixing (answering an approval request is not counted)",
+        lambda g: whole_number(g.with_approvals["human_hours"]),
+    ),
+    ApprovalRow(
+        "human fixing without approvals (h)",
+        "hours of human fixing without approvals",
+        lambda g: whole_number(g.without["human_hours"]),
+    ),
+    ApprovalRow("approval requests", "requests sent to a human", lambda g: whole_number(g.requests)),
+    ApprovalRow("approved", "requests the human approved", lambda g: whole_number(g.granted)),
+)
+
+
+def approval_gains(evaluation: Evaluation) -> list[ApprovalGain]:
+    """Each policy run both with and without approvals on the same stream (none without approvals)."""
+    out = []
+    for name in evaluation.approval_comparison():
+        results = evaluation.results[name]
+        out.append(
+            ApprovalGain(
+                name,
+                evaluation.metrics(name),
+                evaluation.metrics(name + WITHOUT_APPROVALS),
+                sum(r.approval_requests for r in results),
+                sum(r.approvals_granted for r in results),
+            )
+        )
+    return out
+
+
+def approval_table(evaluation: Evaluation) -> Table | None:
+    """Approve-then-execute against escalate-and-fix-by-hand, or None when the scenario has no approvals."""
+    gains = approval_gains(evaluation)
+    if not gains:
+        return None
+    table = Table(
+        title=f"{title(evaluation)}: approve-then-execute vs escalate-and-fix-by-hand, same stream",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("whole stream", no_wrap=True)
+    for gain in gains:
+        table.add_column(gain.name, justify="right", no_wrap=True)
+    for row in APPROVAL_ROWS:
+        table.add_row(row.label, *(row.render(gain) for gain in gains))
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -14,9 +15,16 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from selfheal.simulator.evaluation import Evaluation
+from selfheal.simulator.evaluation import WITHOUT_APPROVALS, Evaluation
 from selfheal.simulator.metrics import FINAL_FRACTION, final_start, rolling_automated
-from selfheal.simulator.presentation import COLUMNS, policy_rows, title
+from selfheal.simulator.presentation import (
+    APPROVAL_ROWS,
+    COLUMNS,
+    ApprovalGain,
+    approval_gains,
+    policy_rows,
+    title,
+)
 
 COLORS = {
     "manual": "#9e9e9e",
@@ -41,7 +49,7 @@ class Chart:
 def learning_curve(evaluation: Evaluation, path: Path) -> Chart:
     window = max(20, evaluation.incidents // 20)
     fig, ax = plt.subplots(figsize=(12, 5))
-    for name, results in evaluation.results.items():
+    for name, results in _policies(evaluation).items():
         curve = rolling_automated(results, window) * 100
         x = np.arange(len(results) - len(curve) + 1, len(results) + 1)
         ax.plot(x, curve, label=name, color=COLORS.get(name), linewidth=2.2 if name == "learned" else 1.2)
@@ -70,8 +78,13 @@ def learning_curve(evaluation: Evaluation, path: Path) -> Chart:
     )
 
 
+def _policies(evaluation: Evaluation) -> dict[str, list[Any]]:
+    """The policies as evaluated, without the runs with approvals off (the approvals chart shows them)."""
+    return {n: r for n, r in evaluation.results.items() if not n.endswith(WITHOUT_APPROVALS)}
+
+
 def comparison(evaluation: Evaluation, path: Path) -> Chart:
-    names = list(evaluation.results)
+    names = list(_policies(evaluation))
     whole = [evaluation.metrics(n) for n in names]
     last = [evaluation.metrics(n, final=True) for n in names]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
@@ -100,6 +113,62 @@ def comparison(evaluation: Evaluation, path: Path) -> Chart:
         "Policies compared",
         f"Each policy over the whole stream and over its last {FINAL_FRACTION:.0%}; "
         "MTTR counts every incident, including those only a human can fix.",
+    )
+
+
+def approvals_chart(evaluation: Evaluation, gains: list[ApprovalGain], path: Path) -> Chart:
+    """Per gated policy, with and without approvals: resolved with no hand fix (automated, with the
+    assisted share stacked on it) and MTTR."""
+    names = [g.name for g in gains]
+    x = np.arange(len(names))
+    width = 0.38
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    colors = [COLORS.get(n, "#607d8b") for n in names]
+    auto_with = [g.with_approvals["automated_resolution"] * 100 for g in gains]
+    assisted = [g.with_approvals["assisted_resolution"] * 100 for g in gains]
+    auto_without = [
+        g.without["automated_resolution"] * 100 + g.without["assisted_resolution"] * 100 for g in gains
+    ]
+    left.bar(x - width / 2, auto_with, width, color=colors, label="automated, with approvals")
+    bars = left.bar(
+        x - width / 2,
+        assisted,
+        width,
+        bottom=auto_with,
+        color=colors,
+        alpha=0.5,
+        hatch="xx",
+        label="assisted (approved, then fixed)",
+    )
+    left.bar_label(
+        bars, labels=[f"{a + b:.1f}" for a, b in zip(auto_with, assisted, strict=True)], fontsize=8
+    )
+    bars = left.bar(x + width / 2, auto_without, width, color="#bdbdbd", label="without approvals (hand fix)")
+    left.bar_label(bars, fmt="{:.1f}", fontsize=8)
+    left.set_title("Resolved with no hand fix (higher is better)")
+    left.set_ylabel("incidents (%)")
+    mttr_with = [g.with_approvals["mttr_minutes"] / 60 for g in gains]
+    mttr_without = [g.without["mttr_minutes"] / 60 for g in gains]
+    bars = right.bar(x - width / 2, mttr_with, width, color=colors, label="with approvals")
+    right.bar_label(bars, fmt="{:.1f}", fontsize=8)
+    bars = right.bar(x + width / 2, mttr_without, width, color="#bdbdbd", label="without approvals")
+    right.bar_label(bars, fmt="{:.1f}", fontsize=8)
+    right.set_title("Mean time to resolve (lower is better)")
+    right.set_ylabel("MTTR (h)")
+    for ax in (left, right):
+        ax.set_xticks(x, names, fontsize=9)
+        ax.set_xlabel("policy")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)  # room for the labels above the bars
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{title(evaluation)}: approve-then-execute vs escalate-and-fix-by-hand")
+    _save(fig, path)
+    return Chart(
+        path.name,
+        "Approve-then-execute",
+        "Each gated policy on the same stream with approvals (a held action waits for a human's answer, "
+        "then runs) and without (the held action goes to a human who fixes it by hand). MTTR includes "
+        "the wait for answers.",
     )
 
 
@@ -152,6 +221,8 @@ def render_html(evaluation: Evaluation, charts: list[Chart]) -> str:
             forbidden=forbidden,
             total=total,
             charts=charts,
+            approval_rows=APPROVAL_ROWS,
+            approval_gains=approval_gains(evaluation),
         )
     )
 
@@ -162,6 +233,9 @@ def write_report(evaluation: Evaluation, directory: Path) -> Path:
         learning_curve(evaluation, directory / "learning_curve.png"),
         comparison(evaluation, directory / "comparison.png"),
     ]
+    gains = approval_gains(evaluation)
+    if gains:
+        charts.append(approvals_chart(evaluation, gains, directory / "approvals.png"))
     index = directory / "index.html"
     index.write_text(render_html(evaluation, charts), encoding="utf-8")
     return index

@@ -41,6 +41,31 @@ class HumanSpec:
 
 
 @dataclass(frozen=True)
+class ApprovalsSpec:
+    """Approve-then-execute: an action the gate forbids only because it needs a human's approval is
+    asked for instead of escalated; the answer comes after a lognormal time and approves with
+    ``approve_probability``."""
+
+    enabled: bool = True
+    median_minutes: float = 30.0
+    p90_minutes: float = 240.0
+    approve_probability: float = 0.9
+
+    @property
+    def sigma(self) -> float:
+        """Lognormal sigma from the median and the 90th percentile (z(0.9) = 1.2816)."""
+        return math.log(self.p90_minutes / self.median_minutes) / 1.2816
+
+    @property
+    def mean_minutes(self) -> float:
+        return self.median_minutes * math.exp(self.sigma**2 / 2.0)
+
+    def answer_minutes(self, z: float) -> float:
+        """The time to the answer for the standard normal draw ``z``."""
+        return self.median_minutes * math.exp(self.sigma * z)
+
+
+@dataclass(frozen=True)
 class JobSpec:
     name: str
     criticality: Criticality = Criticality.MEDIUM
@@ -81,9 +106,15 @@ class Scenario:
     backoff_minutes: float = 10.0
     max_attempts: int = 3
     human: HumanSpec = field(default_factory=HumanSpec)
+    approvals: ApprovalsSpec | None = None  # absent from the file: no approvals
 
     def job(self, name: str) -> JobSpec:
         return next(j for j in self.jobs if j.name == name)
+
+    @property
+    def active_approvals(self) -> ApprovalsSpec | None:
+        """The approvals in force: None when the file has none or disables them."""
+        return self.approvals if self.approvals is not None and self.approvals.enabled else None
 
 
 # -- primitive checks ----------------------------------------------------------------------------------
@@ -171,7 +202,9 @@ _TOP_KEYS = (
     "human",
     "jobs",
     "modes",
+    "approvals",
 )
+_APPROVAL_KEYS = ("enabled", "median_minutes", "p90_minutes", "approve_probability")
 _JOB_KEYS = ("name", "criticality", "runtime_minutes", "weight", "tables", "schedule_hours")
 _MODE_KEYS = (
     "category",
@@ -195,6 +228,24 @@ def _parse_human(value: Any) -> HumanSpec:
     if p90 < median:
         raise ScenarioError(f"human.p90_hours: must be >= human.median_hours ({median:g}), got {p90:g}")
     return HumanSpec(median_hours=median, p90_hours=p90)
+
+
+def _parse_approvals(value: Any) -> ApprovalsSpec:
+    obj = _object(value, "approvals")
+    _only_keys(obj, "approvals", _APPROVAL_KEYS, ())
+    enabled = obj.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ScenarioError(f"approvals.enabled: expected true or false, got {json.dumps(enabled)}")
+    median = _number(obj.get("median_minutes", 30.0), "approvals.median_minutes", low=0.0, low_open=True)
+    p90 = _number(obj.get("p90_minutes", 240.0), "approvals.p90_minutes", low=0.0, low_open=True)
+    if p90 < median:
+        raise ScenarioError(
+            f"approvals.p90_minutes: must be >= approvals.median_minutes ({median:g}), got {p90:g}"
+        )
+    probability = _number(
+        obj.get("approve_probability", 0.9), "approvals.approve_probability", low=0.0, high=1.0
+    )
+    return ApprovalsSpec(enabled, median, p90, probability)
 
 
 def _parse_job(value: Any, index: int) -> JobSpec:
@@ -323,6 +374,7 @@ def parse_scenario(data: Any) -> Scenario:
         human=_parse_human(obj.get("human", {})),
         jobs=jobs,
         modes=modes,
+        approvals=_parse_approvals(obj["approvals"]) if "approvals" in obj else None,
     )
 
 

@@ -51,6 +51,17 @@ from selfheal.simulator.world import Incident
 STATE_MACHINE_POLICIES: tuple[str, ...] = ("rules", "learned")
 
 
+class ApprovalsNotSupported(ValueError):
+    """The scenario enables approvals, which this engine cannot run yet: the state machine on this
+    branch has no Await Approval state (approve-then-execute runs on the in-process engine)."""
+
+
+APPROVALS_NOT_SUPPORTED = (
+    "approvals: not supported on the stepfunctions engine yet (the state machine has no Await Approval "
+    "state); run this scenario with --engine inprocess, or set approvals.enabled to false"
+)
+
+
 def fraction_line(fraction: float) -> str:
     """The log line ``selfheal_core.domain.evidence`` parses, in plain decimal notation (never 1e-05)."""
     return f"bad_record_fraction={format(Decimal(repr(float(fraction))), 'f')}"
@@ -121,6 +132,8 @@ class StepFunctionsEngine:
         seed: int = 0,
         keep_events: bool = False,
     ) -> None:
+        if scenario.active_approvals is not None:
+            raise ApprovalsNotSupported(APPROVALS_NOT_SUPPORTED)
         self.scenario = scenario
         self.learning = learning
         self.seed = seed

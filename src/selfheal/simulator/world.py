@@ -29,7 +29,7 @@ from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.job_contract import QUARANTINE_TAG
 from selfheal_core.vocabulary import ACTIONS, Category
 
-from selfheal.simulator.scenario import JobSpec, ModeSpec, Scenario
+from selfheal.simulator.scenario import ApprovalsSpec, JobSpec, ModeSpec, Scenario
 
 # Random streams, kept apart so that a policy's choices never shift the world or another policy's luck.
 STREAM_WORLD = 1
@@ -105,6 +105,10 @@ class Incident:
     diagnosis: Diagnosis  # what the agent sees
     luck: npt.NDArray[np.float64]  # uniforms per (attempt - 1, action index): common random numbers
     human_z: float  # standard normal for the human's time: common to every policy
+    # Per approval request of this incident (the first, the second...): a standard normal for the time to
+    # the answer and a uniform for approve or reject; common to every policy, like the human's time.
+    answer_z: npt.NDArray[np.float64]
+    answer_u: npt.NDArray[np.float64]
 
     def run_succeeds(self, attempt: int, action_index: int, probability: float) -> bool:
         row = min(attempt - 1, self.luck.shape[0] - 1)
@@ -113,6 +117,12 @@ class Incident:
     def human_hours(self, scenario: Scenario, factor: float = 1.0) -> float:
         human = scenario.human
         return factor * human.median_hours * math.exp(human.sigma * self.human_z)
+
+    def approval(self, approvals: ApprovalsSpec, request: int) -> tuple[float, bool]:
+        """(minutes to the answer, approved) for the incident's ``request``-th approval request."""
+        row = min(request - 1, self.answer_z.shape[0] - 1)
+        minutes = approvals.answer_minutes(float(self.answer_z[row]))
+        return minutes, bool(self.answer_u[row] < approvals.approve_probability)
 
 
 def _versions(table: str, drift: str | None, rng: np.random.Generator) -> tuple[TableVersion, ...]:
@@ -155,7 +165,8 @@ def generate_incidents(
     """The stream every policy meets, in order. Deterministic in (scenario, incidents, seed).
 
     Luck (common random numbers) is one uniform per (attempt, action) per incident, from a generator
-    seeded by (seed, incident index) alone, for every attempt any policy can make. With
+    seeded by (seed, incident index) alone, for every attempt any policy can make; the same generator
+    then draws the human's time and, per approval request, the answer's time and verdict. With
     ``perfect_diagnosis`` the classifier is replaced by the mode's true category (everything else, the
     stream included, unchanged), so that the cost of misdiagnosis can be measured on the same stream.
     """
@@ -189,6 +200,11 @@ def generate_incidents(
             bad_record_fraction=mode.bad_record_fraction,
         )
         luck_rng = np.random.default_rng([seed, STREAM_LUCK, index])
+        luck = luck_rng.random((rows, len(ACTIONS)))
+        human_z = float(luck_rng.standard_normal())
+        # Drawn after the luck and the human, so that they are what they were before approvals existed.
+        answer_z = luck_rng.standard_normal(rows)
+        answer_u = luck_rng.random(rows)
         out.append(
             Incident(
                 index=index,
@@ -201,8 +217,10 @@ def generate_incidents(
                 diagnosis=diagnose(
                     evidence, PerfectClassifier(mode.category) if perfect_diagnosis else classify
                 ),
-                luck=luck_rng.random((rows, len(ACTIONS))),
-                human_z=float(luck_rng.standard_normal()),
+                luck=luck,
+                human_z=human_z,
+                answer_z=answer_z,
+                answer_u=answer_u,
             )
         )
     return out
