@@ -345,6 +345,45 @@ class Notified(DomainEvent):
         return cls(notification_id=str(data.get("notification_id") or ""))
 
 
+@dataclass(frozen=True)
+class AnswerRequested(DomainEvent):
+    """A wait for a human's answer started (``.waitForTaskToken``): recorded before the message goes out,
+    with the token that answers it. The latest one with no ``answered`` after it is the waiting token.
+    ``question`` is ``approval`` (run the proposal?) or ``fix`` (a human owns it: say what you did)."""
+
+    kind: ClassVar[str] = "answer_requested"
+    question: str
+    proposed: Action | None
+    reasons: tuple[str, ...]
+    task_token: str
+    expires_at: str  # ISO-8601 UTC
+    notification_id: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question,
+            "proposed": None if self.proposed is None else self.proposed.value,
+            "reasons": list(self.reasons),
+            "task_token": self.task_token,
+            "expires_at": self.expires_at,
+        }
+        if self.notification_id:
+            data["notification_id"] = self.notification_id
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> AnswerRequested:
+        proposed = data.get("proposed")
+        return cls(
+            question=str(data.get("question") or "fix"),
+            proposed=None if proposed in (None, "") else Action(proposed),
+            reasons=_strings(data.get("reasons")),
+            task_token=str(data.get("task_token") or ""),
+            expires_at=str(data.get("expires_at") or ""),
+            notification_id=str(data.get("notification_id") or ""),
+        )
+
+
 HUMAN_DECISIONS = ("fixed", "rejected", "timed_out", "failed")
 
 
@@ -415,6 +454,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         Validated,
         Escalated,
         Notified,
+        AnswerRequested,
         Answered,
         Learned,
     )

@@ -16,6 +16,7 @@ from selfheal_core.domain.drift import DriftReport
 from selfheal_core.domain.events import (
     ActionStarted,
     Answered,
+    AnswerRequested,
     Diagnosed,
     Escalated,
     Executed,
@@ -190,6 +191,8 @@ def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
             )
         case Notified():
             return replace(state, notified_count=state.notified_count + 1)
+        case AnswerRequested():
+            return state  # the wait itself changes nothing the steps decide on
         case Answered():
             return replace(state, answer=event, closed_at=record.at)
         case Learned():
