@@ -19,6 +19,7 @@ from selfheal_core.domain.signed_links import TOKEN_PARAMETER
 from selfheal_core.link_ports import LinkDependencies
 from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.observability import instrumented, logger, metrics
+from selfheal_core.runtime.wiring import KEY_MAX_AGE_SECONDS
 from selfheal_core.steps import answer_link
 from selfheal_core.steps.answer_link import Page
 
@@ -41,7 +42,7 @@ def _default_dependencies() -> LinkDependencies:
 
     config = Config.from_env()
     return LinkDependencies(
-        key=SecretKey(config.link_secret, max_age=max(config.settings_max_age_seconds, 60)),
+        key=SecretKey(config.link_secret, max_age=KEY_MAX_AGE_SECONDS),
         store=DynamoDbEventStore(config.events_table),
         ledger=DynamoDbLinkLedger(config.answer_links_table),
         answers=StepFunctionsTaskAnswers(),

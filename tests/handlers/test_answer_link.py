@@ -18,13 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from fakes import REGION
+from fakes import EVENTS_DIR, REGION, make_config, make_deps
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
 from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey, StepFunctionsTaskAnswers
 from selfheal_core.domain.events import Answered, AnswerRequested, Opened
-from selfheal_core.domain.signed_links import UrlLinkSigner
+from selfheal_core.domain.signed_links import UrlLinkSigner, verify
 from selfheal_core.link_ports import LinkDependencies
+from selfheal_core.runtime import wiring
 from selfheal_core.vocabulary import Action
 
 BASE_URL = "https://abc123.lambda-url.us-east-1.on.aws/"
@@ -294,3 +295,46 @@ def test_a_missing_key_gives_an_error_page_not_a_traceback(stack: Stack) -> None
     assert page["statusCode"] == 500 and "Traceback" not in page["body"]
     assert stack.handler(_event("DELETE"), stack.context, deps=stack.deps)["statusCode"] in (405, 500)
     assert stack.status() == "RUNNING"
+
+
+# --------------------------------------------------------------------------- Escalate's links
+
+
+def _escalate_event() -> dict[str, Any]:
+    event = json.loads((EVENTS_DIR / "glue" / "type_mismatch.json").read_text())
+    return {**event, "error": {"Error": "RemediationError", "Cause": "Glue refused"}}
+
+
+@pytest.mark.parametrize("await_human", [True, False])
+def test_escalate_puts_signed_links_in_a_message_that_waits(
+    aws_env: None, load_handler: Any, lambda_context: Any, await_human: bool
+) -> None:
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = secrets.create_secret(Name=SECRET, SecretString="s" * 64)["ARN"]
+        env = {
+            "ANSWER_LINK_URL": BASE_URL,
+            "LINK_SECRET": arn,
+            "AWAIT_HUMAN": str(await_human).lower(),
+            "HUMAN_TIMEOUT_SECONDS": "3600",
+        }
+        signer = wiring._link_signer(make_config(**env))
+        assert signer is not None
+        deps = make_deps(env, link_signer=signer)
+        result = load_handler("escalate")(_escalate_event(), lambda_context, deps=deps)
+        ((_, message),) = deps.notifier.messages
+        if not await_human:
+            assert "answer_links" not in message
+            return
+        links = message["answer_links"]
+        assert set(links) == {"approve", "reject"}
+        for decision, url in links.items():
+            link = verify(parse_qs(urlsplit(url).query)["t"][0], b"s" * 64, datetime.now(UTC))
+            assert (link.incident_id, link.decision) == (result["incident_id"], decision)
+            left = (link.expiry() - datetime.now(UTC)).total_seconds()
+            assert 3500 < left <= 3600
+
+
+def test_no_links_are_signed_without_both_the_url_and_the_secret() -> None:
+    assert wiring._link_signer(make_config(ANSWER_LINK_URL=BASE_URL)) is None
+    assert wiring._link_signer(make_config(LINK_SECRET="arn:aws:secretsmanager:x")) is None

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.diagnosis import Classify
 from selfheal_core.domain.safety import SafetySettings
+from selfheal_core.link_ports import LinkSigner
 from selfheal_core.ports import (
     AuditSink,
     EventStore,
@@ -19,6 +20,9 @@ from selfheal_core.ports import (
     SettingsSource,
 )
 from selfheal_core.runtime.config import Config
+
+# How long a container keeps the link signing key: rotating it is rare and deliberate (docs/operations.md).
+KEY_MAX_AGE_SECONDS = 300
 
 
 class ClassifierSource(Protocol):
@@ -57,6 +61,8 @@ class Dependencies:
     # Operator signatures for the classifier (``{"signatures": [...]}``), read by Diagnose.
     signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
     classifier: ClassifierSource | None = None
+    # Signs the one-click approve/reject links Escalate puts in a message; None: no links (no URL deployed).
+    link_signer: LinkSigner | None = None
 
     def __post_init__(self) -> None:
         if self.classifier is None:
@@ -114,7 +120,17 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
         notifier=guarded_notifier(SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier()),
         settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
+        link_signer=_link_signer(config),
     )
+
+
+def _link_signer(config: Config) -> LinkSigner | None:
+    if not (config.answer_link_url and config.link_secret):
+        return None
+    from selfheal_core.adapters.links import SecretKey
+    from selfheal_core.domain.signed_links import UrlLinkSigner
+
+    return UrlLinkSigner(config.answer_link_url, SecretKey(config.link_secret, max_age=KEY_MAX_AGE_SECONDS))
 
 
 def guarded_store(store: EventStore, sink: AuditSink | None = None) -> EventStore:

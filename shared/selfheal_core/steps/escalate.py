@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from selfheal_core.domain.events import Escalated, Notified, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import ConcurrentUpdateError, RetryableError
+from selfheal_core.link_ports import LinkSigner
 from selfheal_core.ports import EventStore, Notifier
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
@@ -127,8 +129,10 @@ def run(
     reason: str | None = None,
     source: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    link_signer: LinkSigner | None = None,
 ) -> EscalateResult:
-    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own)."""
+    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own).
+    ``link_signer`` adds one-click approve/reject links to a message that waits for an answer."""
     incident_id = ensure_incident(workflow_state, trigger, store)
     error = workflow_state.get("error")
 
@@ -153,9 +157,12 @@ def run(
         category = state.diagnosis.category.value if state.diagnosis else "unknown"
         subject = f"selfheal: {state.job_name} needs a human ({category})"
         key = escalated.notification_id or dedupe_key(incident_id, state.last_seq)
-        message_id = notifier.publish(
-            subject, message_for(state, escalated.reason, region, escalated.await_human, key)
-        )
+        message = message_for(state, escalated.reason, region, escalated.await_human, key)
+        if escalated.await_human and link_signer is not None:
+            expires = datetime.now(UTC) + timedelta(seconds=human_timeout_seconds)
+            until = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            message["answer_links"] = link_signer.links_for(incident_id, until)
+        message_id = notifier.publish(subject, message)
         _record_notified(store, incident_id, message_id, sleep)
     return EscalateResult(incident_id, escalated.reason, escalated.await_human, human_timeout_seconds)
 
