@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from selfheal_core.domain.signed_links import MIN_KEY_BYTES
-
 from test_template import _actions, _config_variables, _policy_templates, _statements
 
 
