@@ -45,7 +45,7 @@ def lambda_handler(
         config.await_human,
         config.human_timeout_seconds,
         config.region,
-        link_signer=deps.link_signer,
+        answer_links=deps.answer_links,
     )
     metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=1)
     return result.to_json()

@@ -268,6 +268,16 @@ def test_a_link_for_an_earlier_question_does_not_answer_the_new_one(stack: Stack
     assert stack.status() == "RUNNING"
 
 
+def test_a_link_signed_just_before_the_wait_started_answers_it(stack: Stack) -> None:
+    """Escalate signs the links, then the waiting task records its own (slightly later) expiry."""
+    signed = datetime.now(UTC) + timedelta(hours=1)
+    stack.ask((signed + timedelta(seconds=40)).isoformat(timespec="seconds").replace("+00:00", "Z"))
+    url = stack.signer.links(INCIDENT, "approval", signed.isoformat().replace("+00:00", "Z"))["approve"]
+    assert stack.post(url)["statusCode"] == 200
+    assert stack.finish()["decision"] == "approve"
+    assert stack.signer.links(INCIDENT, "fix", signed.isoformat()) == {}  # a fix needs words: no links
+
+
 def test_an_answer_that_fails_to_send_frees_the_link_for_a_retry(stack: Stack) -> None:
     expires = _later()
     stack.ask(expires)
@@ -318,9 +328,9 @@ def test_escalate_puts_signed_links_in_a_message_that_waits(
             "AWAIT_HUMAN": str(await_human).lower(),
             "HUMAN_TIMEOUT_SECONDS": "3600",
         }
-        signer = wiring._link_signer(make_config(**env))
+        signer = wiring._answer_links(make_config(**env))
         assert signer is not None
-        deps = make_deps(env, link_signer=signer)
+        deps = make_deps(env, answer_links=signer)
         result = load_handler("escalate")(_escalate_event(), lambda_context, deps=deps)
         ((_, message),) = deps.notifier.messages
         if not await_human:
@@ -336,5 +346,5 @@ def test_escalate_puts_signed_links_in_a_message_that_waits(
 
 
 def test_no_links_are_signed_without_both_the_url_and_the_secret() -> None:
-    assert wiring._link_signer(make_config(ANSWER_LINK_URL=BASE_URL)) is None
-    assert wiring._link_signer(make_config(LINK_SECRET="arn:aws:secretsmanager:x")) is None
+    assert wiring._answer_links(make_config(ANSWER_LINK_URL=BASE_URL)) is None
+    assert wiring._answer_links(make_config(LINK_SECRET="arn:aws:secretsmanager:x")) is None

@@ -47,7 +47,9 @@ EXPECTED_ACTIONS = {
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
     "ValidateFunction": EVENT_LOG | AUDIT | {"glue:GetJobRun", "glue:GetTableVersions"},
-    "EscalateFunction": EVENT_LOG | AUDIT | {"kms:GenerateDataKey", "kms:Decrypt"}
+    "EscalateFunction": EVENT_LOG
+    | AUDIT
+    | {"kms:GenerateDataKey", "kms:Decrypt"}
     | {"secretsmanager:GetSecretValue"},  # the answer links' signing key
     "LearnFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
 }

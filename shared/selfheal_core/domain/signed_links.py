@@ -149,3 +149,7 @@ class UrlLinkSigner:
         key = self.key()
         tokens = {d: sign(new_link(incident_id, d, expires_at), key) for d in DECISIONS}
         return {decision: f"{self.base_url}?{TOKEN_PARAMETER}={token}" for decision, token in tokens.items()}
+
+    def links(self, incident_id: str, question: str, expires_at: str) -> dict[str, str]:
+        """Per question: a link approves or rejects a proposal; a fix needs words (the CLI), so none."""
+        return self.links_for(incident_id, expires_at) if question == "approval" else {}

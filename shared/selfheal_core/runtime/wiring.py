@@ -62,7 +62,7 @@ class Dependencies:
     signatures: SettingsSource = field(default_factory=lambda: _NoSettings())
     classifier: ClassifierSource | None = None
     # Signs the one-click approve/reject links Escalate puts in a message; None: no links (no URL deployed).
-    link_signer: LinkSigner | None = None
+    answer_links: LinkSigner | None = None
 
     def __post_init__(self) -> None:
         if self.classifier is None:
@@ -120,11 +120,11 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
         notifier=guarded_notifier(SnsNotifier(config.topic_arn) if config.topic_arn else _NoNotifier()),
         settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
-        link_signer=_link_signer(config),
+        answer_links=_answer_links(config),
     )
 
 
-def _link_signer(config: Config) -> LinkSigner | None:
+def _answer_links(config: Config) -> LinkSigner | None:
     if not (config.answer_link_url and config.link_secret):
         return None
     from selfheal_core.adapters.links import SecretKey

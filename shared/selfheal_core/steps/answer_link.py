@@ -29,6 +29,10 @@ from selfheal_core.link_ports import LinkLedger, TaskAnswers, WaitOverError
 from selfheal_core.ports import EventStore
 
 ANSWERED_BY = "link"
+# Escalate publishes the message (and signs its links) a moment before the wait starts and records its own
+# expiry: a link belongs to the waiting question if the two expiries are this close. A question asked
+# again later (after an attempt ran) expires later by at least the time in between.
+SAME_WAIT_SECONDS = 300
 ELSEWHERE = "Answer from a terminal: selfheal incidents approve|reject|resolve {incident} --stack NAME"
 
 
@@ -57,6 +61,14 @@ def _refusal(error: LinkError) -> Page:
     if isinstance(error, TamperedLinkError):
         return Page(403, "This link is not valid", (str(error),))
     return Page(400, "This link is not valid", (str(error), "Open the link exactly as the message gives it."))
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _context(records: list[IncidentEvent]) -> tuple[str, str]:
@@ -89,7 +101,10 @@ def _check(token: str, key: bytes, store: EventStore, now: datetime) -> _Checked
                 (f"Incident {link.incident_id} was already answered{by}: {waiting.answer.decision}.",),
             )
         return Page(409, "Nothing to answer", (f"Incident {link.incident_id} is not waiting for an answer.",))
-    if request.expires_at != link.expires_at:
+    wait_ends = _time(request.expires_at)
+    if wait_ends is not None and now >= wait_ends:
+        return _refusal(ExpiredLinkError(f"the wait for an answer ended at {request.expires_at}"))
+    if wait_ends is None or abs((link.expiry() - wait_ends).total_seconds()) > SAME_WAIT_SECONDS:
         return Page(
             410,
             "This link answers an earlier question",

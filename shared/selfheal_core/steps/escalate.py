@@ -129,10 +129,10 @@ def run(
     reason: str | None = None,
     source: str = "",
     sleep: Callable[[float], None] = time.sleep,
-    link_signer: LinkSigner | None = None,
+    answer_links: LinkSigner | None = None,
 ) -> EscalateResult:
     """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own).
-    ``link_signer`` adds one-click approve/reject links to a message that waits for an answer."""
+    ``answer_links`` adds one-click approve/reject links to a message that waits for an answer."""
     incident_id = ensure_incident(workflow_state, trigger, store)
     error = workflow_state.get("error")
 
@@ -158,10 +158,10 @@ def run(
         subject = f"selfheal: {state.job_name} needs a human ({category})"
         key = escalated.notification_id or dedupe_key(incident_id, state.last_seq)
         message = message_for(state, escalated.reason, region, escalated.await_human, key)
-        if escalated.await_human and link_signer is not None:
+        if escalated.await_human and answer_links is not None:
             expires = datetime.now(UTC) + timedelta(seconds=human_timeout_seconds)
             until = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            message["answer_links"] = link_signer.links_for(incident_id, until)
+            message["answer_links"] = answer_links.links_for(incident_id, until)
         message_id = notifier.publish(subject, message)
         _record_notified(store, incident_id, message_id, sleep)
     return EscalateResult(incident_id, escalated.reason, escalated.await_human, human_timeout_seconds)
