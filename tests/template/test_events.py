@@ -39,11 +39,13 @@ def _sample(name: str) -> Any:
 
 # Functions EventBridge Scheduler runs, not the state machine: their sample is a Scheduled Event.
 SCHEDULED = {"sweeper"}
+# Functions behind a Lambda function URL: their sample is an HTTP request (payload format 2.0).
+HTTP = {"answer_link"}
 
 
 def test_one_sample_per_function(repo_root: Path) -> None:
     functions = {p.parent.name for p in (repo_root / "functions").glob("*/app.py")}
-    assert functions - SCHEDULED == set(SCHEMAS)
+    assert functions - SCHEDULED - HTTP == set(SCHEMAS)
     assert {p.stem for p in EVENTS.glob("*.json")} == functions
 
 
@@ -51,6 +53,12 @@ def test_one_sample_per_function(repo_root: Path) -> None:
 def test_scheduled_sample_is_a_scheduled_event(name: str) -> None:
     sample = _sample(name)
     assert sample["source"] == "aws.events" and sample["detail-type"] == "Scheduled Event"
+
+
+@pytest.mark.parametrize("name", sorted(HTTP))
+def test_http_sample_is_a_function_url_request(name: str) -> None:
+    sample = _sample(name)
+    assert sample["version"] == "2.0" and sample["requestContext"]["http"]["method"] in ("GET", "POST")
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
