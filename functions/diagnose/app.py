@@ -16,8 +16,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from selfheal_core.adapters.eventbridge import trigger_from_event
+from selfheal_core.domain.incident_metrics import opened
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import InvalidInputError
+from selfheal_core.runtime import incident_metrics
 from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.runtime.validation import validate
@@ -64,8 +66,9 @@ def lambda_handler(
     logger.append_keys(incident_id=result.incident_id)
     logger.info("diagnosed", extra={k: v for k, v in result.to_json().items() if k != "incident_id"})
     if result.run_in_progress:
-        name = "RunsStillGoing"
+        metrics.add_metric(name="RunsStillGoing", unit=MetricUnit.Count, value=1)
+    elif result.duplicate:
+        metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
     else:
-        name = "DuplicateEvents" if result.duplicate else "IncidentsOpened"
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        incident_metrics.emit(opened(result.category or "unknown"))
     return result.to_json()

@@ -10,6 +10,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from selfheal_core.contracts import LearnInput, from_json
+from selfheal_core.domain.incident_metrics import closed
+from selfheal_core.runtime import incident_metrics
 from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, metrics
 from selfheal_core.runtime.validation import validate
@@ -36,4 +38,5 @@ def lambda_handler(
         config.learning_terms,
     )
     metrics.add_metric(name=f"Incidents{result.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    incident_metrics.emit(closed(deps.store.load(request.incident_id)))
     return result.to_json()

@@ -12,7 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from selfheal_core.domain.incident_metrics import waiting
 from selfheal_core.ports import ExecutionLookup, IncidentIndex
+from selfheal_core.runtime import incident_metrics
 from selfheal_core.runtime.boundary import retryable_boundary
 from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.runtime.wiring import Dependencies, default_dependencies
@@ -54,9 +56,10 @@ def lambda_handler(
         from selfheal_core.adapters.stepfunctions import StepFunctionsExecutions
 
         executions = StepFunctionsExecutions()
+    store = incident_metrics.LogCapture(deps.store)
     result = sweep.run(
         index or _index(deps),
-        deps.store,
+        store,
         executions,
         deps.notifier,
         now=datetime.now(UTC),
@@ -69,6 +72,8 @@ def lambda_handler(
     )
     metrics.add_metric(name="IncidentsSwept", unit=MetricUnit.Count, value=len(result.swept))
     metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=len(result.failed))
+    # Incidents younger than SWEEP_AFTER_SECONDS are not read: the gauge lags a new wait by that much.
+    incident_metrics.emit(waiting(store.logs.values()))
     if result.failed:
         logger.error("incidents not swept", extra={"failed": result.failed})
     return result.to_json()

@@ -122,14 +122,27 @@ def stubbed_glue() -> Iterator[tuple[GlueAdapter, Stubber]]:
         stub.assert_no_pending_responses()
 
 
-def _read_old_and_current(stub: Stubber) -> None:
+# The drift: the column's type changed after version 1.
+DRIFTED = {"Columns": [{"Name": "amount", "Type": "string"}]}
+
+
+def _read_old_and_current(stub: Stubber, current: dict[str, Any] | None = None) -> None:
     stub.add_response(
         "get_table_version",
         {"TableVersion": {"Table": OLD_TABLE, "VersionId": "1"}},
         {"DatabaseName": "sales", "TableName": "orders", "VersionId": "1"},
     )
-    current = {**OLD_TABLE, "VersionId": "7"}
+    current = current or {**OLD_TABLE, "StorageDescriptor": DRIFTED, "VersionId": "7"}
     stub.add_response("get_table", {"Table": current}, {"DatabaseName": "sales", "Name": "orders"})
+
+
+def test_a_table_already_back_at_its_baseline_is_not_written_again(
+    stubbed_glue: tuple[GlueAdapter, Stubber],
+) -> None:
+    """A retried rollback whose first UpdateTable went through: no second catalog version."""
+    adapter, stub = stubbed_glue
+    _read_old_and_current(stub, current={**OLD_TABLE, "VersionId": "8"})
+    adapter.restore_table_version("sales", "orders", "1")  # the stub fails on any update_table
 
 
 def test_a_rollback_writes_only_over_the_version_it_read_as_current(

@@ -41,11 +41,13 @@ def _sample(name: str) -> Any:
 SCHEDULED = {"sweeper"}
 # Functions the events table's stream runs: their sample is a DynamoDB stream batch.
 STREAM = {"audit_writer"}
+# Functions behind a Lambda function URL: their sample is an HTTP request (payload format 2.0).
+HTTP = {"answer_link"}
 
 
 def test_one_sample_per_function(repo_root: Path) -> None:
     functions = {p.parent.name for p in (repo_root / "functions").glob("*/app.py")}
-    assert functions - SCHEDULED - STREAM == set(SCHEMAS)
+    assert functions - SCHEDULED - STREAM - HTTP == set(SCHEMAS)
     assert {p.stem for p in EVENTS.glob("*.json")} == functions
 
 
@@ -62,6 +64,12 @@ def test_stream_sample_holds_incident_events(name: str) -> None:
     records = _sample(name)["Records"]
     assert records and all(r["eventSource"] == "aws:dynamodb" for r in records)
     assert all(event_from_image(r["dynamodb"]["NewImage"]).incident_id for r in records)
+
+
+@pytest.mark.parametrize("name", sorted(HTTP))
+def test_http_sample_is_a_function_url_request(name: str) -> None:
+    sample = _sample(name)
+    assert sample["version"] == "2.0" and sample["requestContext"]["http"]["method"] in ("GET", "POST")
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

@@ -46,7 +46,10 @@ EXPECTED_ACTIONS = {
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
     "ValidateFunction": EVENT_LOG | {"glue:GetJobRun", "glue:GetTableVersions"},
-    "EscalateFunction": EVENT_LOG | {"kms:GenerateDataKey", "kms:Decrypt"},
+    "EscalateFunction": EVENT_LOG
+    | {"s3:PutObject"}  # the labelled answers (answers/ in the audit bucket)
+    | {"kms:GenerateDataKey", "kms:Decrypt"}
+    | {"secretsmanager:GetSecretValue"},  # the answer links' signing key
     "LearnFunction": EVENT_LOG | {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
 }
 EXPECTED_TEMPLATES = {

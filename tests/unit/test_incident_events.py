@@ -56,6 +56,7 @@ SAMPLES: list[DomainEvent] = [
     Validated(1, "jr_2", "RUNNING", False),
     Escalated("why", "msg-1", True),
     Notified("msg-1"),
+    AnswerRequested("approval", Action.ROLLBACK, ("autonomy:approve",), "tok", "2026-12-02T00:00:00.000Z"),
     Answered("fixed", "me", "n", 30.0, True),
     Learned("resolved", 2, -1.25),
     Gated(2, Action.ROLLBACK, Action.ROLLBACK, approval=("critical_job_low_risk_only",), autonomy="approve"),

@@ -74,6 +74,11 @@ class Config:
     region: str
     settings_max_age_seconds: int
     learning_terms: LearningTerms
+    # One-click answers (functions/answer_link): the function URL Escalate signs links to, the Secrets
+    # Manager secret holding the signing key, and the table of links already used.
+    answer_link_url: str = ""
+    link_secret: str = ""
+    answer_links_table: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -144,6 +149,9 @@ class Config:
                 weights=RewardWeights(human_hours=human_hours),
                 decision_minutes=_float(env, "DECISION_SECONDS", 5.0) / 60.0,
             ),
+            answer_link_url=env.get("ANSWER_LINK_URL", ""),
+            link_secret=env.get("LINK_SECRET", ""),
+            answer_links_table=env.get("ANSWER_LINKS_TABLE", ""),
         )
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:

@@ -22,6 +22,9 @@ from selfheal_core.ports import (
 )
 from selfheal_core.runtime.config import Config
 
+# How long a container keeps the link signing key: rotating it is rare and deliberate (docs/operations.md).
+KEY_MAX_AGE_SECONDS = 300
+
 
 class ClassifierSource(Protocol):
     def current(self) -> Classify:
@@ -125,7 +128,17 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
         settings=_parameter(config.settings_parameter, config.settings_max_age_seconds),
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
         labels=labels,
+        answer_links=_answer_links(config),
     )
+
+
+def _answer_links(config: Config) -> AnswerLinks | None:
+    if not (config.answer_link_url and config.link_secret):
+        return None
+    from selfheal_core.adapters.links import SecretKey
+    from selfheal_core.domain.signed_links import UrlLinkSigner
+
+    return UrlLinkSigner(config.answer_link_url, SecretKey(config.link_secret, max_age=KEY_MAX_AGE_SECONDS))
 
 
 def guarded_store(store: EventStore, sink: AuditSink | None = None) -> EventStore:

@@ -1,0 +1,42 @@
+"""The small interfaces of one-click answers (``ports.py`` style): Escalate asks ``ports.AnswerLinks`` for the
+links it puts in a message; the answer link function claims a link in a ``LinkLedger`` and delivers the
+answer through ``TaskAnswers``. Adapters in ``adapters/links.py``; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from selfheal_core.domain.signed_links import SignedLink
+from selfheal_core.ports import EventStore
+
+
+class WaitOverError(Exception):
+    """The task a token belonged to no longer waits (timed out, answered, its execution ended)."""
+
+
+class LinkLedger(Protocol):
+    def claim(self, link: SignedLink, by: str) -> None:
+        """Record ``link`` as used; ``ReplayedLinkError`` if it was used before."""
+        ...
+
+    def release(self, link: SignedLink) -> None:
+        """Forget a claim whose answer could not be delivered, so that the link can be tried again."""
+        ...
+
+
+class TaskAnswers(Protocol):
+    def send(self, task_token: str, answer: Mapping[str, Any]) -> None:
+        """SendTaskSuccess with ``answer`` as the task's output; ``WaitOverError`` if the task is over."""
+        ...
+
+
+@dataclass
+class LinkDependencies:
+    """What the answer link function is wired with (``functions/answer_link/app.py``)."""
+
+    key: Callable[[], bytes]
+    store: EventStore
+    ledger: LinkLedger
+    answers: TaskAnswers
