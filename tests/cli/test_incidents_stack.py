@@ -132,7 +132,7 @@ def deployed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
                         "attempt": 1,
                         "proposed": "rollback",
                         "action": "escalate",
-                        "rules_fired": ["critical_jobs_low_risk_only"],
+                        "rules_fired": ["critical_job_low_risk_only"],
                     },
                 ),
                 ("escalated", "2026-11-26T02:00:05.000Z", {"reason": "the gate stopped rollback"}),
