@@ -22,7 +22,7 @@ from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
 from selfheal_core.domain.learning import LearnerSettings, QRow, QUpdate
 from selfheal_core.domain.qlearning import QEntry
 from selfheal_core.errors import ReadError, RemediationError
-from selfheal_core.ports import JobInfo, JobRun, LogRead
+from selfheal_core.ports import DataQualityOutcome, JobInfo, JobRun, LogRead
 from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.wiring import Dependencies
 
@@ -116,6 +116,8 @@ class FakeGlue:
         self.started: list[tuple[str, dict[str, str]]] = []
         self.restores: list[tuple[str, str, str]] = []
         self.dq_results: dict[str, tuple[int, int]] = {}  # result id -> (rows failed, rows processed)
+        # run id -> the Data Quality results that run published
+        self.run_dq: dict[str, tuple[DataQualityOutcome, ...]] = {}
         self.calls: list[str] = []
         self.trace = trace if trace is not None else []
         self.next_run_state = "RUNNING"
@@ -219,6 +221,10 @@ class FakeGlue:
     def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
         self.calls.append("data_quality_rows")
         return self.dq_results.get(result_id)
+
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        self.calls.append("run_data_quality")
+        return self.run_dq.get(run_id, ())
 
     # -- GlueActions -------------------------------------------------------------------------------
     def start_job_run(

@@ -90,6 +90,23 @@ class JobInfo:
     tags: Mapping[str, str]
     default_arguments: Mapping[str, str]
     max_retries: int = 0  # Glue retries a failed run itself this many times
+    script_location: str = ""  # Command.ScriptLocation
+
+
+@dataclass(frozen=True)
+class DataQualityOutcome:
+    """One Glue Data Quality result (``GetDataQualityResult``): a trusted source, unlike log text."""
+
+    result_id: str
+    rules_failed: int  # rules whose result is FAIL or ERROR
+    rows_failed: int | None = None  # AggregatedMetrics, when the ruleset has row-level rules
+    rows_processed: int | None = None
+
+    @property
+    def bad_record_fraction(self) -> float | None:
+        if self.rows_failed is None or not self.rows_processed:
+            return None
+        return min(1.0, max(0.0, self.rows_failed / self.rows_processed))
 
 
 class GlueCatalog(Protocol):
@@ -105,6 +122,11 @@ class GlueCatalog(Protocol):
 
     def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
         """(rows failed, rows processed) of a Glue Data Quality result, or None if not available."""
+        ...
+
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        """The Data Quality results a job run published (``ListDataQualityResults`` filtered by the run,
+        then ``GetDataQualityResult``); empty when there are none or they cannot be read."""
         ...
 
 

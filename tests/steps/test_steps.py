@@ -39,6 +39,7 @@ from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, LearnerSetti
 from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.errors import InvalidInputError, RemediationError
+from selfheal_core.ports import DataQualityOutcome
 from selfheal_core.steps import diagnose, escalate, execute, learn, propose, safety_gate, validate
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action, Category
@@ -251,6 +252,7 @@ def test_diagnose_only_reads_glue():
         "recent_runs",
         "table_versions",
         "data_quality_rows",
+        "run_data_quality",
     }
 
 
@@ -396,6 +398,8 @@ def test_execute_records_intent_before_calling_glue_and_passes_the_run_arguments
 
 def test_execute_quarantine_adds_the_quarantine_path():
     deps = make_deps()
+    # The fraction the gate weighs comes from the run's Data Quality result, not from the log line.
+    deps.glue.run_dq[FAILED_RUN] = (DataQualityOutcome("dqresult-1", 1, 214, 50211),)
     diagnosed(
         deps,
         Category.DATA_QUALITY,

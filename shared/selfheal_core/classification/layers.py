@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from selfheal_core.classification.model import Policy
-from selfheal_core.classification.result import Classification, checks_for
+from selfheal_core.classification.result import Classification, checks_for, with_text_checks
+from selfheal_core.domain.fact_checks import FactCheck
 from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
 
 
@@ -59,6 +60,7 @@ class Inspection:
     state: SignatureState  # how final that answer is
     tokens: tuple[str, ...]  # the model's input
     model_evidence: tuple[str, ...]  # lines to show when the model answers
+    text_checks: tuple[FactCheck, ...] = ()  # the fact checks the text alone supports
 
 
 def upstream(
@@ -102,7 +104,11 @@ def threshold(policy: Policy, where: Situation) -> float:
 
 def combine(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
     """The final answer from the layers' outputs and the model's calibrated probabilities (None:
-    no model)."""
+    no model), after the fact checks the text supports."""
+    return with_text_checks(_combine(inspection, probabilities, policy), inspection.text_checks)
+
+
+def _combine(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
     if probabilities is not None:
         best = max(range(len(CATEGORIES)), key=lambda i: probabilities[i])
         top, confidence = CATEGORIES[best], float(probabilities[best])

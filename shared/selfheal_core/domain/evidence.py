@@ -1,4 +1,8 @@
-"""Data-quality evidence read from logs: the fraction of input records that are bad.
+"""What a log *claims* about data quality: the fraction of input records that are bad.
+
+Never a gate input: log text is written by the job and by whatever data it echoes, so anyone can put
+``bad_record_fraction=0`` in it. Diagnose only shows the claim to the human next to the measured value,
+which comes from Glue Data Quality results (``steps.diagnose.trusted_bad_record_fraction``).
 
 Jobs and Glue Data Quality report it in a few recognisable shapes; the first one found wins:
 ``214 of 50211 records failed`` (any of failed/rejected/invalid/bad), ``bad_record_fraction=0.0042``,

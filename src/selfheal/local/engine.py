@@ -154,6 +154,7 @@ class LocalEngine:
         self._mock.start()
         patches.state["dispatch"] = self._dispatch
         patches.state["on_job_run"] = self._on_job_run
+        patches.state["data_quality"] = self.options.world.data_quality
         with controller.suspended():
             self._provision()
         self._saved_environ = {k: os.environ.get(k) for k in self.function_environment()}
@@ -168,6 +169,7 @@ class LocalEngine:
                 os.environ[key] = value
         patches.state["dispatch"] = None
         patches.state["on_job_run"] = None
+        patches.state["data_quality"] = []
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
