@@ -19,10 +19,11 @@ from typing import Any
 from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
 from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.learning import LearnerSettings, QRow, QUpdate
 from selfheal_core.domain.qlearning import QEntry
 from selfheal_core.errors import ReadError, RemediationError
-from selfheal_core.ports import DataQualityOutcome, JobInfo, JobRun, LogRead
+from selfheal_core.ports import JobInfo, JobRun, LogRead
 from selfheal_core.runtime.config import Config
 from selfheal_core.runtime.wiring import Dependencies
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.learning import QRow, QUpdate
 
 
@@ -91,22 +92,6 @@ class JobInfo:
     default_arguments: Mapping[str, str]
     max_retries: int = 0  # Glue retries a failed run itself this many times
     script_location: str = ""  # Command.ScriptLocation
-
-
-@dataclass(frozen=True)
-class DataQualityOutcome:
-    """One Glue Data Quality result (``GetDataQualityResult``): a trusted source, unlike log text."""
-
-    result_id: str
-    rules_failed: int  # rules whose result is FAIL or ERROR
-    rows_failed: int | None = None  # AggregatedMetrics, when the ruleset has row-level rules
-    rows_processed: int | None = None
-
-    @property
-    def bad_record_fraction(self) -> float | None:
-        if self.rows_failed is None or not self.rows_processed:
-            return None
-        return min(1.0, max(0.0, self.rows_failed / self.rows_processed))
 
 
 class GlueCatalog(Protocol):

@@ -34,12 +34,12 @@ from selfheal_core.domain.events import (
     RestoredTable,
     Validated,
 )
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.incident import Outcome, incident_id_for
 from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, LearnerSettings, QEntry, state_key
 from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.domain.safety import Mode, SafetySettings
 from selfheal_core.errors import InvalidInputError, RemediationError
-from selfheal_core.ports import DataQualityOutcome
 from selfheal_core.steps import diagnose, escalate, execute, learn, propose, safety_gate, validate
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action, Category
@@ -617,7 +617,14 @@ def test_a_published_escalation_the_log_cannot_record_is_not_published_again() -
 
     deps.store.append = append  # type: ignore[method-assign]
     result = escalate.run(
-        {"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1", sleep=lambda s: None
+        {"incident_id": INCIDENT},
+        None,
+        deps.store,
+        deps.notifier,
+        True,
+        60,
+        "us-east-1",
+        sleep=lambda s: None,
     )
     assert result.incident_id == INCIDENT and len(deps.notifier.messages) == 1
     assert deps.store.types(INCIDENT)[-1] == "escalated"  # pending: the Sweeper re-sends it if need be

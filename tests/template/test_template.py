@@ -39,6 +39,7 @@ EXPECTED_ACTIONS = {
     | AUDIT
     | {"glue:GetJob", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetTags"}
     | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+    | {"glue:ListDataQualityResults"}
     | {"ssm:GetParameter"},
     "ProposeFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
     "SafetyGateFunction": EVENT_LOG | AUDIT,
@@ -46,7 +47,15 @@ EXPECTED_ACTIONS = {
     | AUDIT
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
-    "ValidateFunction": EVENT_LOG | AUDIT | {"glue:GetJobRun", "glue:GetTableVersions"},
+    "ValidateFunction": EVENT_LOG
+    | AUDIT
+    | {"glue:GetJobRun", "glue:GetTableVersions"}
+    | {
+        "glue:GetDataQualityResult",
+        "glue:ListDataQualityResults",
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+    },
     "EscalateFunction": EVENT_LOG | AUDIT | {"kms:GenerateDataKey", "kms:Decrypt"},
     "LearnFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
 }

@@ -9,8 +9,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from selfheal_core.domain.drift import TableVersion
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
-from selfheal_core.ports import DataQualityOutcome, JobInfo, JobRun
+from selfheal_core.ports import JobInfo, JobRun
 
 _RETRYABLE = {
     "ThrottlingException",

@@ -500,7 +500,9 @@ class Classifier:
             _trim(line) for line in alarm[-MAX_EVIDENCE:]
         )
         answer, final_state = upstream(structured, signature, state)
-        return Inspection(answer, final_state, tuple(tokens), evidence, text_checks("\n".join(line for _, line in lines)))
+        return Inspection(
+            answer, final_state, tuple(tokens), evidence, text_checks("\n".join(line for _, line in lines))
+        )
 
     # ------------------------------------------------------------------ the signature layer
 

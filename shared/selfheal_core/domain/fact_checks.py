@@ -231,7 +231,9 @@ def catalog_drift(reports: Sequence[DriftReport] | None) -> FactCheck:
         return FactCheck(CATALOG_DRIFT, NOT_CHECKED, "no declared table was read (--selfheal-tables)")
     breaking = [r.table for r in reports if r.breaking]
     if breaking:
-        return FactCheck(CATALOG_DRIFT, CONFIRMED, f"breaking change since the last success: {', '.join(breaking)}")
+        return FactCheck(
+            CATALOG_DRIFT, CONFIRMED, f"breaking change since the last success: {', '.join(breaking)}"
+        )
     tables = ", ".join(r.table for r in reports)
     return FactCheck(
         CATALOG_DRIFT,

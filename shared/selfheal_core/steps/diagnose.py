@@ -24,7 +24,6 @@ from selfheal_core.domain.windows import BusinessHours, Interval, in_freeze_wind
 from selfheal_core.errors import ReadError, RunInProgressError
 from selfheal_core.job_contract import ATTEMPT_ARGUMENT, TABLES_ARGUMENT
 from selfheal_core.ports import EventStore, GlueCatalog, JobInfo, JobRun, LogRead, LogReader
-
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Category
 
@@ -46,7 +45,9 @@ def _looks_like_path(value: str) -> bool:
     return "://" in value and not value.startswith(("http://", "https://", "jdbc:"))
 
 
-def job_paths(job: JobInfo | None, run: JobRun | None, versions: Mapping[str, list[TableVersion]]) -> JobPaths | None:
+def job_paths(
+    job: JobInfo | None, run: JobRun | None, versions: Mapping[str, list[TableVersion]]
+) -> JobPaths | None:
     """What the job is known to touch: its script, the paths its default and run arguments name, the
     storage locations of its declared tables. None when the job could not be read."""
     if job is None:

@@ -108,7 +108,7 @@ class _Session:
     home: Path
     world: World
     run_logs: dict[str, str] = field(default_factory=dict)
-    data_quality: list[dict[str, Any]] = field(default_factory=list)
+    data_quality: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 class StepFunctionsEngine:
@@ -184,7 +184,7 @@ class StepFunctionsEngine:
             )
             for job in self.scenario.jobs
         }
-        data_quality: list[dict[str, Any]] = []
+        data_quality: list[Mapping[str, Any]] = []
         world = World(jobs=jobs, run_logs=run_logs, data_quality=data_quality)
         options = EngineOptions(
             home=home,
