@@ -268,6 +268,8 @@ class FakeLogReader:
     def __init__(self, logs: Mapping[str, str] | None = None) -> None:
         self.logs: dict[str, str] = dict(logs or {})
         self.reads: list[str] = []
+        # run id -> the "group:stream" sources its log came from (default: the run's error stream)
+        self.sources: dict[str, tuple[str, ...]] = {}
 
     def read_run_logs(
         self, job_run_id: str, log_group_prefix: str | None = None, continuous_log_group: str | None = None
@@ -275,7 +277,8 @@ class FakeLogReader:
         self.reads.append(job_run_id)
         if job_run_id not in self.logs:
             return LogRead("", (), (f"no CloudWatch log found for run {job_run_id}",))
-        return LogRead(self.logs[job_run_id], (f"/aws-glue/jobs/error:{job_run_id}",))
+        sources = self.sources.get(job_run_id, (f"/aws-glue/jobs/error:{job_run_id}",))
+        return LogRead(self.logs[job_run_id], sources)
 
     def __contains__(self, job_run_id: object) -> bool:
         return job_run_id in self.logs

@@ -250,9 +250,14 @@ def _claims(name: str) -> frozenset[Category]:
 
 def apply_checks(category: Category, checks: Iterable[FactCheck]) -> tuple[Category, tuple[FactCheck, ...]]:
     """The category after the checks that bear on it, and those checks. The first refutation decides; the
-    checks are those that bear on the category as first claimed, all recorded."""
+    checks recorded are those that bear on the category as claimed."""
     claimed = category
-    made = tuple(check for check in checks if claimed in _claims(check.name))
+    # A refutation that already explains the category (the classifier applied the text's checks) stays.
+    made = tuple(
+        check
+        for check in checks
+        if claimed in _claims(check.name) or (check.refuted and check.points_to is claimed)
+    )
     refuting = next((c for c in made if c.refuted and c.points_to is not None), None)
     if refuting is not None and refuting.points_to is not None:
         category = refuting.points_to
