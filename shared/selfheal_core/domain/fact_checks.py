@@ -94,6 +94,27 @@ class JobPaths:
         return tuple(p for p in (self.script_location, *self.argument_paths, *self.table_locations) if p)
 
 
+MAX_LINES = 20  # lines looked at per check: the claims are on a few lines, a log has millions
+MAX_LINE_CHARS = 8_000
+
+
+def _lines_with(text: str, needles: tuple[str, ...]) -> list[str]:
+    """The lines holding any of ``needles`` (lower case), in order, at most ``MAX_LINES``: a plain
+    substring search, so a 5 MB log costs a few milliseconds, and the regexes only see these lines."""
+    lowered = text.lower()
+    starts: set[int] = set()
+    for needle in needles:
+        at = lowered.find(needle)
+        while at >= 0 and len(starts) < 4 * MAX_LINES:
+            starts.add(text.rfind("\n", 0, at) + 1)
+            at = lowered.find(needle, at + len(needle))
+    lines = []
+    for start in sorted(starts)[:MAX_LINES]:
+        end = text.find("\n", start)
+        lines.append(text[start : end if end >= 0 else len(text)][:MAX_LINE_CHARS])
+    return lines
+
+
 # -- column_exists ------------------------------------------------------------------------------------
 _NAME = r"(?P<name>`[^`]{1,200}`(?:\.`[^`]{1,200}`){0,4}|'[^']{1,200}'|\"[^\"]{1,200}\"|[\w.]{1,200})"
 _UNRESOLVED = (
@@ -112,8 +133,19 @@ def _last_part(name: str) -> str:
     return parts[-1].lower() if parts else ""
 
 
+_COLUMN_NEEDLES = ("cannot be resolved", "does not exist", "given input columns")
+
+
 def column_exists(text: str) -> FactCheck | None:
-    """None when the text has no unresolved column with a suggestion list."""
+    """None when the text has no unresolved column with a suggestion list (on the same line)."""
+    for line in _lines_with(text, _COLUMN_NEEDLES):
+        found = _column_on(line)
+        if found is not None:
+            return found
+    return None
+
+
+def _column_on(text: str) -> FactCheck | None:
     names = [m.group("name") for regex in _UNRESOLVED for m in regex.finditer(text)]
     listing = _SUGGESTIONS.search(text)
     if not names or listing is None:
@@ -171,12 +203,25 @@ def _no_bucket(path: str) -> bool:
     return _scheme(path) in _BUCKET_SCHEMES and (not bucket or bool(_PLACEHOLDER.search(bucket)))
 
 
+_PATH_NEEDLES = (
+    "path does not exist",
+    "no such file or directory",
+    "file does not exist",
+    "filenotfoundexception",
+    "nosuchkey",
+    "specified key does not exist",
+)
+
+
 def path_scheme(text: str, job: JobPaths | None) -> FactCheck | None:
-    """None when the text names no missing path. ``job`` None: text only."""
-    missing = _MISSING_PATH.search(text)
-    paths = _paths(text)
-    if missing is None:
+    """None when the text names no missing path. ``job`` None: text only. Only the paths on the lines
+    that report a missing path count (a log names many paths the job read without trouble)."""
+    lines = [line for line in _lines_with(text, _PATH_NEEDLES) if _MISSING_PATH.search(line)]
+    if not lines:
         return None
+    missing = _MISSING_PATH.search(lines[0])
+    assert missing is not None
+    paths = [path for line in lines for path in _paths(line)]
     bare = missing.group("path") if not paths else None
     for path in paths:
         if _no_bucket(path):
