@@ -19,6 +19,7 @@ from typing import Any
 from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
 from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.learning import LearnerSettings, QRow, QUpdate
 from selfheal_core.domain.qlearning import QEntry
 from selfheal_core.errors import ReadError, RemediationError
@@ -116,6 +117,8 @@ class FakeGlue:
         self.started: list[tuple[str, dict[str, str]]] = []
         self.restores: list[tuple[str, str, str]] = []
         self.dq_results: dict[str, tuple[int, int]] = {}  # result id -> (rows failed, rows processed)
+        # run id -> the Data Quality results that run published
+        self.run_dq: dict[str, tuple[DataQualityOutcome, ...]] = {}
         self.calls: list[str] = []
         self.trace = trace if trace is not None else []
         self.next_run_state = "RUNNING"
@@ -220,6 +223,10 @@ class FakeGlue:
         self.calls.append("data_quality_rows")
         return self.dq_results.get(result_id)
 
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        self.calls.append("run_data_quality")
+        return self.run_dq.get(run_id, ())
+
     # -- GlueActions -------------------------------------------------------------------------------
     def start_job_run(
         self, job_name: str, arguments: Mapping[str, str], run_settings: Mapping[str, Any] | None = None
@@ -261,6 +268,8 @@ class FakeLogReader:
     def __init__(self, logs: Mapping[str, str] | None = None) -> None:
         self.logs: dict[str, str] = dict(logs or {})
         self.reads: list[str] = []
+        # run id -> the "group:stream" sources its log came from (default: the run's error stream)
+        self.sources: dict[str, tuple[str, ...]] = {}
 
     def read_run_logs(
         self, job_run_id: str, log_group_prefix: str | None = None, continuous_log_group: str | None = None
@@ -268,7 +277,8 @@ class FakeLogReader:
         self.reads.append(job_run_id)
         if job_run_id not in self.logs:
             return LogRead("", (), (f"no CloudWatch log found for run {job_run_id}",))
-        return LogRead(self.logs[job_run_id], (f"/aws-glue/jobs/error:{job_run_id}",))
+        sources = self.sources.get(job_run_id, (f"/aws-glue/jobs/error:{job_run_id}",))
+        return LogRead(self.logs[job_run_id], sources)
 
     def __contains__(self, job_run_id: object) -> bool:
         return job_run_id in self.logs

@@ -1,6 +1,7 @@
 """Validate: did the run the action started succeed, and did the fix hold?
 
-Integrations: reads the event log, the job run and (after a rollback) the catalog; appends validated.
+Integrations: reads the event log, the job run, a SUCCEEDED run's logs (Glue's failure analysis) and Data
+Quality results, and (after a rollback) the catalog; appends validated.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def lambda_handler(
     deps = deps or default_dependencies(context)
     config = deps.config
     result = validate.run(
-        payload["incident_id"], deps.store, deps.glue, config.safety.max_attempts, config.max_polls
+        payload["incident_id"],
+        deps.store,
+        deps.glue,
+        config.safety.max_attempts,
+        config.max_polls,
+        deps.logs,
     )
     if result.status != "RUNNING":
         metrics.add_metric(

@@ -104,6 +104,8 @@ class DiagnoseResult(Contract):
     run_in_progress: bool = False
     in_progress_checks: int = 0
     poll_seconds: int = 0
+    # The claims checked against facts, named like the gate's rules: {"name", "verdict", "evidence"}.
+    checks: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

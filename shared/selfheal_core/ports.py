@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.learning import QRow, QUpdate
 
 
@@ -90,6 +91,7 @@ class JobInfo:
     tags: Mapping[str, str]
     default_arguments: Mapping[str, str]
     max_retries: int = 0  # Glue retries a failed run itself this many times
+    script_location: str = ""  # Command.ScriptLocation
 
 
 class GlueCatalog(Protocol):
@@ -105,6 +107,11 @@ class GlueCatalog(Protocol):
 
     def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
         """(rows failed, rows processed) of a Glue Data Quality result, or None if not available."""
+        ...
+
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        """The Data Quality results a job run published (``ListDataQualityResults`` filtered by the run,
+        then ``GetDataQualityResult``); empty when there are none or they cannot be read."""
         ...
 
 

@@ -35,6 +35,7 @@ from selfheal_core.domain.events import (
     RestoredTable,
     Validated,
 )
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.incident import Outcome, incident_id_for
 from selfheal_core.domain.qlearning import ACTION_INDEX, N_ACTIONS, LearnerSettings, QEntry, state_key
 from selfheal_core.domain.reward import RewardWeights
@@ -252,6 +253,7 @@ def test_diagnose_only_reads_glue():
         "recent_runs",
         "table_versions",
         "data_quality_rows",
+        "run_data_quality",
     }
 
 
@@ -398,6 +400,8 @@ def test_execute_records_intent_before_calling_glue_and_passes_the_run_arguments
 
 def test_execute_quarantine_adds_the_quarantine_path():
     deps = make_deps()
+    # The fraction the gate weighs comes from the run's Data Quality result, not from the log line.
+    deps.glue.run_dq[FAILED_RUN] = (DataQualityOutcome("dqresult-1", 1, 214, 50211),)
     diagnosed(
         deps,
         Category.DATA_QUALITY,

@@ -38,6 +38,7 @@ EXPECTED_ACTIONS = {
 
     | {"glue:GetJob", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetTags"}
     | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+    | {"glue:ListDataQualityResults"}
     | {"ssm:GetParameter"},
     "ProposeFunction": EVENT_LOG | {"dynamodb:BatchGetItem"},
     "SafetyGateFunction": EVENT_LOG,
@@ -45,7 +46,14 @@ EXPECTED_ACTIONS = {
 
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
-    "ValidateFunction": EVENT_LOG | {"glue:GetJobRun", "glue:GetTableVersions"},
+    "ValidateFunction": EVENT_LOG
+    | {"glue:GetJobRun", "glue:GetTableVersions"}
+    | {
+        "glue:GetDataQualityResult",
+        "glue:ListDataQualityResults",
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+    },
     "EscalateFunction": EVENT_LOG
     | {"s3:PutObject"}  # the labelled answers (answers/ in the audit bucket)
     | {"kms:GenerateDataKey", "kms:Decrypt"}

@@ -9,6 +9,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from selfheal_core.domain.drift import TableVersion
+from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
 from selfheal_core.ports import JobInfo, JobRun
 
@@ -63,6 +64,21 @@ def _run_settings(item: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+MAX_DQ_RESULTS = 10  # a run evaluates a few rulesets; more than this is not read
+
+
+def _dq_outcome(result: Mapping[str, Any]) -> DataQualityOutcome:
+    metrics = result.get("AggregatedMetrics") or {}
+    processed = int(metrics.get("TotalRowsProcessed") or 0)
+    failed = sum(1 for rule in result.get("RuleResults") or () if rule.get("Result") in ("FAIL", "ERROR"))
+    return DataQualityOutcome(
+        result_id=str(result.get("ResultId", "")),
+        rules_failed=failed,
+        rows_failed=int(metrics.get("TotalRowsFailed") or 0) if processed > 0 else None,
+        rows_processed=processed if processed > 0 else None,
+    )
+
+
 def _run(item: Mapping[str, Any]) -> JobRun:
     return JobRun(
         job_name=str(item.get("JobName", "")),
@@ -106,6 +122,7 @@ class GlueAdapter:
             tags=tags,
             default_arguments=dict(job.get("DefaultArguments") or {}),
             max_retries=int(job.get("MaxRetries") or 0),
+            script_location=str((job.get("Command") or {}).get("ScriptLocation") or ""),
         )
 
     def get_job_run(self, job_name: str, run_id: str) -> JobRun:
@@ -147,6 +164,26 @@ class GlueAdapter:
         if processed <= 0:
             return None
         return int(metrics.get("TotalRowsFailed") or 0), processed
+
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        what = f"data quality results of run {run_id}"
+        try:
+            listed = self.client.list_data_quality_results(
+                Filter={"JobName": job_name, "JobRunId": run_id}, MaxResults=MAX_DQ_RESULTS
+            ).get("Results", [])
+            results = [
+                self.client.get_data_quality_result(ResultId=item["ResultId"])
+                for item in listed[:MAX_DQ_RESULTS]
+                if item.get("ResultId")
+            ]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _RETRYABLE:
+                raise TransientDependencyError(f"{what}: {code}") from error
+            return ()  # no results (or no permission to read them): the fraction stays unmeasured
+        except NotImplementedError:  # emulators without Glue Data Quality
+            return ()
+        return tuple(_dq_outcome(result) for result in results)
 
     # -- act -------------------------------------------------------------------------------------
     def start_job_run(

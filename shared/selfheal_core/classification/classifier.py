@@ -51,6 +51,7 @@ from selfheal_core.classification.model import Model, Policy, shipped_model
 from selfheal_core.classification.regex_safety import UnsafePattern, check_pattern
 from selfheal_core.classification.result import Classification, checks_for
 from selfheal_core.domain.bounds import json_nesting_depth
+from selfheal_core.domain.fact_checks import text_checks
 from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
 
 SIGNATURES_FILE = Path(__file__).with_name("signatures.json")
@@ -499,7 +500,9 @@ class Classifier:
             _trim(line) for line in alarm[-MAX_EVIDENCE:]
         )
         answer, final_state = upstream(structured, signature, state)
-        return Inspection(answer, final_state, tuple(tokens), evidence)
+        return Inspection(
+            answer, final_state, tuple(tokens), evidence, text_checks("\n".join(line for _, line in lines))
+        )
 
     # ------------------------------------------------------------------ the signature layer
 

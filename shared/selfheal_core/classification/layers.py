@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from selfheal_core.classification.model import Policy
-from selfheal_core.classification.result import Classification, checks_for
+from selfheal_core.classification.result import Classification, checks_for, with_text_checks
+from selfheal_core.domain.fact_checks import FactCheck
 from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
 
 
@@ -59,6 +60,7 @@ class Inspection:
     state: SignatureState  # how final that answer is
     tokens: tuple[str, ...]  # the model's input
     model_evidence: tuple[str, ...]  # lines to show when the model answers
+    text_checks: tuple[FactCheck, ...] = ()  # the fact checks the text alone supports
 
 
 def upstream(
@@ -102,7 +104,41 @@ def threshold(policy: Policy, where: Situation) -> float:
 
 def combine(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
     """The final answer from the layers' outputs and the model's calibrated probabilities (None:
-    no model)."""
+    no model), after the fact checks the text supports."""
+    return with_text_checks(_combine(inspection, probabilities, policy), inspection.text_checks)
+
+
+def human_probability(probabilities: Sequence[float]) -> float:
+    """The model's summed probability of the categories that need a human."""
+    return float(sum(probabilities[i] for i, c in enumerate(CATEGORIES) if c in HUMAN_ONLY_CATEGORIES))
+
+
+def doubted(
+    inspection: Inspection, answer: Classification, probabilities: Sequence[float], policy: Policy
+) -> bool:
+    """An auto-remediated answer the model doubts enough (``policy.doubt``) to hand to a human.
+
+    A strong human-only rule is never at stake here (its answer is human-only already)."""
+    if answer.category in HUMAN_ONLY_CATEGORIES or inspection.state is SignatureState.HUMAN_STRONG:
+        return False
+    return human_probability(probabilities) >= policy.doubt
+
+
+def _combine(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
+    answer = layered(inspection, probabilities, policy)
+    if probabilities is not None and doubted(inspection, answer, probabilities, policy):
+        return Classification(
+            category=Category.UNKNOWN,
+            confidence=round(human_probability(probabilities), 3),
+            signature=answer.signature,
+            evidence=answer.evidence,
+            source="model",
+            checks=(f"model_doubt: {answer.category.value} doubted, a human decides",),
+        )
+    return answer
+
+
+def layered(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
     if probabilities is not None:
         best = max(range(len(CATEGORIES)), key=lambda i: probabilities[i])
         top, confidence = CATEGORIES[best], float(probabilities[best])

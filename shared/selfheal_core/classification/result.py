@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from selfheal_core.domain.fact_checks import FactCheck, apply_checks
 from selfheal_core.vocabulary import Category
 
 # Which layer decided: the structured evidence kinds (diagnosis/structured.py), a signature, or the
@@ -36,9 +38,13 @@ FACT_CHECKS: dict[Category, tuple[str, ...]] = {
 NOT_CHECKED = "not checked (text only)"
 
 
-def checks_for(category: Category) -> tuple[str, ...]:
-    """``"<check>: not checked (text only)"`` for each fact check of the category."""
-    return tuple(f"{name}: {NOT_CHECKED}" for name in FACT_CHECKS[category])
+def checks_for(category: Category, made: Sequence[FactCheck] = ()) -> tuple[str, ...]:
+    """The checks ``made`` on the text (``"<check>: <verdict> (<evidence>)"``), then
+    ``"<check>: not checked (text only)"`` for each other fact check of the category."""
+    names = {check.name for check in made}
+    return tuple(check.line() for check in made) + tuple(
+        f"{name}: {NOT_CHECKED}" for name in FACT_CHECKS[category] if name not in names
+    )
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,12 @@ class Classification:
             "checks": list(self.checks),
             "source": self.source,
         }
+
+
+def with_text_checks(answer: Classification, checks: Sequence[FactCheck]) -> Classification:
+    """The answer after the fact checks the text alone supports (``domain.fact_checks``): a refuted claim
+    moves it to the category the facts point to (only ever one a human handles)."""
+    category, made = apply_checks(answer.category, checks)
+    if category is answer.category and not made:
+        return answer
+    return replace(answer, category=category, checks=checks_for(category, made))

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.domain.drift import DriftReport, TableVersion, detect_drift
+from selfheal_core.domain.fact_checks import CONFIRMED, NOT_CHECKED, FactCheck, JobPaths, check_claims
 from selfheal_core.job_contract import QUARANTINE_TAG
 from selfheal_core.vocabulary import Action, Category, Criticality
 
@@ -38,13 +39,17 @@ class Evidence:
     tags: Mapping[str, str] = field(default_factory=dict)
     table_versions: Mapping[str, Sequence[TableVersion]] = field(default_factory=dict)
     last_success: datetime | None = None
+    # Only ever from a trusted source (a Glue Data Quality result), never from the log text.
     bad_record_fraction: float | None = None
+    bad_record_source: str | None = None  # where the fraction came from (the result's id)
     in_freeze_window: bool = False
     in_business_hours: bool = False
     # A service that already judged the failure (Glue Data Quality) reports the category itself.
     reported_category: Category | None = None
     reported_evidence: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # The locations the job touches (None: the job was not read, the path check is text only).
+    job_paths: JobPaths | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Diagnosis:
     bad_record_fraction: float | None = None
     quarantine_capable: bool = False
     notes: tuple[str, ...] = ()
+    checks: tuple[FactCheck, ...] = ()  # the claims checked against facts (domain.fact_checks)
 
     @classmethod
     def unknown(cls, job_name: str) -> Diagnosis:
@@ -105,6 +111,7 @@ class Diagnosis:
             "bad_record_fraction": self.bad_record_fraction,
             "quarantine_capable": self.quarantine_capable,
             "notes": list(self.notes),
+            "checks": [check.to_dict() for check in self.checks],
         }
 
     @classmethod
@@ -123,6 +130,7 @@ class Diagnosis:
             bad_record_fraction=None if fraction is None else float(fraction),
             quarantine_capable=bool(data.get("quarantine_capable", False)),
             notes=tuple(str(n) for n in data.get("notes", ())),
+            checks=tuple(FactCheck.from_dict(c) for c in data.get("checks") or () if isinstance(c, Mapping)),
         )
 
 
@@ -163,6 +171,17 @@ def downstream_consumers(tags: Mapping[str, str]) -> int:
 
 
 REPORTED_SIGNATURE = "glue.data_quality_result"
+BAD_RECORD_FRACTION = "bad_record_fraction"
+
+
+def bad_record_check(evidence: Evidence) -> FactCheck:
+    """Where the gate's bad-record fraction comes from: a Data Quality result, or nowhere."""
+    if evidence.bad_record_fraction is None:
+        return FactCheck(
+            BAD_RECORD_FRACTION, NOT_CHECKED, "no Glue Data Quality result with row counts: unmeasured"
+        )
+    source = evidence.bad_record_source or "the Glue Data Quality result"
+    return FactCheck(BAD_RECORD_FRACTION, CONFIRMED, f"{evidence.bad_record_fraction:.6g} from {source}")
 
 
 def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
@@ -178,6 +197,12 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
         detect_drift(table, versions, evidence.last_success)
         for table, versions in sorted(evidence.table_versions.items())
     )
+    checks: tuple[FactCheck, ...] = ()
+    if evidence.reported_category is None:  # a Data Quality result is the service's own verdict
+        catalog = drift if drift or evidence.job_paths is not None else None
+        category, checks = check_claims(category, evidence.error_log, evidence.job_paths, catalog)
+    if category is Category.DATA_QUALITY:
+        checks = (*checks, bad_record_check(evidence))
     criticality = criticality_from_tags(evidence.tags)
     notes = list(evidence.notes)
     if category in DRIFT_CATEGORIES and not any(r.breaking for r in drift) and evidence.table_versions:
@@ -199,4 +224,5 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
         bad_record_fraction=evidence.bad_record_fraction,
         quarantine_capable=quarantine_capable(evidence.tags),
         notes=tuple(notes),
+        checks=checks,
     )

@@ -30,6 +30,7 @@ class TableVersion:
     partition_keys: tuple[Column, ...] = ()
     updated_at: datetime | None = None
     table_format: str = ""
+    location: str = ""  # StorageDescriptor.Location
 
     @classmethod
     def from_glue(cls, version: Mapping[str, Any]) -> TableVersion:
@@ -51,6 +52,7 @@ class TableVersion:
             partition_keys=columns(table.get("PartitionKeys")),
             updated_at=updated if isinstance(updated, datetime) else None,
             table_format=table_format,
+            location=str(descriptor.get("Location") or ""),
         )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from selfheal_core.domain.diagnosis import Diagnosis
+from selfheal_core.domain.fact_checks import FactCheck
 from selfheal_core.vocabulary import Action
 
 SCHEMA_VERSION = 2
@@ -277,6 +278,8 @@ class Validated(DomainEvent):
     reason: str | None = None
     error_message: str | None = None
     elapsed_seconds: float = 0.0
+    # The checks that a SUCCEEDED run fixed the failure (domain.run_checks), by name, verdict, evidence.
+    checks: tuple[FactCheck, ...] = ()
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -292,6 +295,8 @@ class Validated(DomainEvent):
                 error_message=self.error_message,
                 elapsed_seconds=self.elapsed_seconds,
             )
+            if self.checks:
+                data["checks"] = [check.to_dict() for check in self.checks]
         return data
 
     @classmethod
@@ -305,6 +310,7 @@ class Validated(DomainEvent):
             reason=_optional_str(data.get("reason")),
             error_message=_optional_str(data.get("error_message")),
             elapsed_seconds=float(data.get("elapsed_seconds") or 0.0),
+            checks=tuple(FactCheck.from_dict(c) for c in data.get("checks") or () if isinstance(c, Mapping)),
         )
 
 

@@ -17,6 +17,7 @@ from selfheal_core.domain.diagnosis import Classify, Diagnosis, Evidence, diagno
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import Diagnosed, Opened
 from selfheal_core.domain.evidence import bad_record_fraction
+from selfheal_core.domain.fact_checks import JobPaths
 from selfheal_core.domain.incident import incident_id_for
 from selfheal_core.domain.trigger import RESTARTED_BY_GLUE, RUN_IN_PROGRESS, Trigger, TriggerKind
 from selfheal_core.domain.windows import BusinessHours, Interval, in_freeze_window
@@ -40,6 +41,44 @@ def declared_tables(job: JobInfo | None) -> list[tuple[str, str]]:
     return tables
 
 
+def _looks_like_path(value: str) -> bool:
+    return "://" in value and not value.startswith(("http://", "https://", "jdbc:"))
+
+
+def job_paths(
+    job: JobInfo | None, run: JobRun | None, versions: Mapping[str, list[TableVersion]]
+) -> JobPaths | None:
+    """What the job is known to touch: its script, the paths its default and run arguments name, the
+    storage locations of its declared tables. None when the job could not be read."""
+    if job is None:
+        return None
+    arguments = {**job.default_arguments, **(run.arguments if run else {})}
+    paths = tuple(sorted({str(v) for v in arguments.values() if _looks_like_path(str(v))}))
+    locations = tuple(sorted({v[-1].location for v in versions.values() if v and v[-1].location}))
+    return JobPaths(job.script_location, paths, locations)
+
+
+def trusted_bad_record_fraction(
+    trigger: Trigger, glue: GlueCatalog, notes: list[str]
+) -> tuple[float | None, str | None]:
+    """The bad-record fraction and where it came from, from Glue Data Quality only: the result the event
+    names, else the results the failed run published. Never from log text, which a job (or the data it
+    echoes) can write anything into."""
+    if trigger.kind is TriggerKind.DATA_QUALITY and trigger.result_id:
+        rows = glue.data_quality_rows(trigger.result_id)
+        if rows is not None and rows[1] > 0:
+            return min(1.0, rows[0] / rows[1]), f"Data Quality result {trigger.result_id}"
+    else:
+        outcomes = [o for o in glue.run_data_quality(trigger.job_name, trigger.job_run_id)]
+        measured = [o for o in outcomes if o.bad_record_fraction is not None]
+        if measured:  # the worst ruleset: the gate must see the largest share of bad records
+            worst = max(measured, key=lambda o: o.bad_record_fraction or 0.0)
+            return worst.bad_record_fraction, f"Data Quality result {worst.result_id}"
+    if trigger.kind is TriggerKind.DATA_QUALITY:
+        notes.append("the data quality result exposes no row counts; bad-record fraction unknown")
+    return None, None
+
+
 @dataclass(frozen=True)
 class ChangeWindows:
     now: datetime
@@ -60,6 +99,7 @@ def gather_evidence(
     run_error = ""
     log_group_prefix: str | None = None
     last_success: datetime | None = None
+    failed_run: JobRun | None = None
     try:
         failed_run = glue.get_job_run(trigger.job_name, trigger.job_run_id)
         run_error, log_group_prefix = failed_run.error_message or "", failed_run.log_group
@@ -85,15 +125,11 @@ def gather_evidence(
 
     # The event's message first: it is what Glue itself reported, and it survives a missing log.
     text = "\n".join(part for part in (trigger.message, run_error, log.text) if part)
-    fraction = bad_record_fraction(text)
-    if trigger.kind is TriggerKind.DATA_QUALITY:
-        rows = None
-        if trigger.result_id:
-            rows = glue.data_quality_rows(trigger.result_id)
-        if rows is not None:
-            fraction = rows[0] / rows[1]
-        elif fraction is None:
-            notes.append("the data quality result exposes no row counts; bad-record fraction unknown")
+    fraction, fraction_source = trusted_bad_record_fraction(trigger, glue, notes)
+    claimed = bad_record_fraction(text)
+    if claimed is not None and claimed != fraction:
+        # Shown to the human, never used: a job (or a record it echoes) can print anything.
+        notes.append(f"the log text claims a bad-record fraction of {claimed:.6g}; not used (untrusted)")
     evidence = Evidence(
         job_name=trigger.job_name,
         error_log=text,
@@ -101,6 +137,7 @@ def gather_evidence(
         table_versions=versions,
         last_success=last_success,
         bad_record_fraction=fraction,
+        bad_record_source=fraction_source,
         in_freeze_window=bool(windows and in_freeze_window(windows.now, windows.freeze_windows)),
         in_business_hours=bool(
             windows and windows.business_hours and windows.business_hours.contains(windows.now)
@@ -108,6 +145,7 @@ def gather_evidence(
         reported_category=Category.DATA_QUALITY if trigger.kind is TriggerKind.DATA_QUALITY else None,
         reported_evidence=(trigger.message,) if trigger.kind is TriggerKind.DATA_QUALITY else (),
         notes=tuple(notes),
+        job_paths=job_paths(job, failed_run, versions),
     )
     return evidence, log
 
@@ -228,4 +266,5 @@ def run(
         signature=diagnosis.signature,
         drift=diagnosis.drifted,
         risk=diagnosis.risk,
+        checks=tuple(check.to_dict() for check in diagnosis.checks),
     )

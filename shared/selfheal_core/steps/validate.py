@@ -6,10 +6,12 @@ from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import ValidateResult
 from selfheal_core.domain.drift import detect_drift
 from selfheal_core.domain.events import Validated
+from selfheal_core.domain.fact_checks import CONFIRMED, FactCheck
 from selfheal_core.domain.incident import IncidentState
+from selfheal_core.domain.run_checks import RUN_STATE, data_quality_check, false_success, insights_check
 from selfheal_core.domain.trigger import RUN_IN_PROGRESS
 from selfheal_core.errors import InvalidInputError, ReadError
-from selfheal_core.ports import EventStore, GlueActions
+from selfheal_core.ports import EventStore, GlueActions, JobRun, LogReader
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import Action
 
@@ -35,8 +37,30 @@ def _drift_still_breaking(state: IncidentState, glue: GlueActions) -> bool:
     return False
 
 
+def success_checks(
+    job_name: str, run: JobRun, action: Action | None, glue: GlueActions, logs: LogReader | None
+) -> tuple[FactCheck, ...]:
+    """The checks that a SUCCEEDED run really fixed the failure (``domain.run_checks``)."""
+    text: str | None = None
+    sources: tuple[str, ...] = ()
+    if logs is not None:
+        read = logs.read_run_logs(run.run_id, run.log_group)
+        text, sources = read.text, read.sources
+    outcomes = () if action is Action.QUARANTINE else glue.run_data_quality(job_name, run.run_id)
+    return (
+        FactCheck(RUN_STATE, CONFIRMED, "Glue reports the run SUCCEEDED"),
+        insights_check(text, sources),
+        data_quality_check(outcomes, action),
+    )
+
+
 def run(
-    incident_id: str, store: EventStore, glue: GlueActions, max_attempts: int, max_polls: int
+    incident_id: str,
+    store: EventStore,
+    glue: GlueActions,
+    max_attempts: int,
+    max_polls: int,
+    logs: LogReader | None = None,
 ) -> ValidateResult:
     def validate_once() -> ValidateResult:
         state = load_state(store, incident_id)
@@ -54,6 +78,12 @@ def run(
         reason = None if fixed else f"run ended {run.state}"
         if run.state in IN_PROGRESS:
             reason = f"run still {run.state} after {attempt.polls + 1} polls"
+        checks: tuple[FactCheck, ...] = ()
+        if fixed:
+            checks = success_checks(state.job_name, run, attempt.action, glue, logs)
+            failed = false_success(checks)
+            if failed is not None:
+                fixed, reason = False, f"the run succeeded but {failed.name}: {failed.evidence}"
         if fixed and attempt.action is Action.ROLLBACK and _drift_still_breaking(state, glue):
             fixed, reason = False, "the run succeeded but the catalog still differs from the baseline"
         elapsed = 0.0
@@ -68,6 +98,7 @@ def run(
             reason=reason,
             error_message=run.error_message,
             elapsed_seconds=elapsed,
+            checks=checks,
         )
         store.append(incident_id, verdict, state.next_seq)
         # A run still going when polling gives up must never overlap a new one: escalate instead.

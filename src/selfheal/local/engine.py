@@ -161,6 +161,7 @@ class LocalEngine:
         self._mock.start()
         patches.state["dispatch"] = self._dispatch
         patches.state["on_job_run"] = self._on_job_run
+        patches.state["data_quality"] = self.options.world.data_quality
         with controller.suspended():
             self._provision()
         self._saved_environ = {k: os.environ.get(k) for k in self.function_environment()}
@@ -178,6 +179,7 @@ class LocalEngine:
         if self._oncall_store is not None:
             self._oncall_store.close()
             self._oncall_store = None
+        patches.state["data_quality"] = []
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

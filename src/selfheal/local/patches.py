@@ -29,7 +29,8 @@ _lock = threading.Lock()
 
 # Set by the engine: function name -> callable(payload: dict) -> (ok: bool, result: dict)
 Dispatcher = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
-state: dict[str, Any] = {"dispatch": None, "on_job_run": None, "waits": []}
+# "data_quality": the world's Glue Data Quality results (GetDataQualityResult shapes), which moto lacks.
+state: dict[str, Any] = {"dispatch": None, "on_job_run": None, "waits": [], "data_quality": []}
 
 
 def apply() -> None:
@@ -119,6 +120,38 @@ def _patch_glue() -> None:
         return data
 
     FakeJobRun.as_dict = as_dict  # type: ignore[method-assign]
+    _patch_glue_data_quality()
+
+
+def _patch_glue_data_quality() -> None:
+    """``GetDataQualityResult`` and ``ListDataQualityResults`` (filtered by job name and run id), answered
+    from the local world's results: the trusted channel a bad-record fraction comes through."""
+    from moto.core.responses import ActionResult
+    from moto.glue.exceptions import EntityNotFoundException
+    from moto.glue.responses import GlueResponse
+
+    def results() -> list[dict[str, Any]]:
+        return list(state["data_quality"])
+
+    def get_data_quality_result(self: Any) -> ActionResult:
+        result_id = self._get_param("ResultId")
+        found = next((r for r in results() if r.get("ResultId") == result_id), None)
+        if found is None:
+            raise EntityNotFoundException(f"Data quality result {result_id} not found")
+        return ActionResult(dict(found))
+
+    def list_data_quality_results(self: Any) -> ActionResult:
+        wanted = self._get_param("Filter") or {}
+        keys = ("JobName", "JobRunId")
+        listed = [
+            {k: r[k] for k in ("ResultId", "JobName", "JobRunId") if k in r}
+            for r in results()
+            if all(r.get(k) == wanted[k] for k in keys if wanted.get(k))
+        ]
+        return ActionResult({"Results": listed})
+
+    GlueResponse.get_data_quality_result = get_data_quality_result  # type: ignore[attr-defined]
+    GlueResponse.list_data_quality_results = list_data_quality_results  # type: ignore[attr-defined]
 
 
 def _patch_client_cache() -> None:

@@ -33,6 +33,9 @@ class JobFixture:
 class World:
     jobs: Mapping[str, JobFixture]
     run_logs: Mapping[str, str]
+    # Glue Data Quality results, as GetDataQualityResult returns them (ResultId, JobName, JobRunId,
+    # RuleResults, AggregatedMetrics): the only source of a bad-record fraction.
+    data_quality: list[Mapping[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> World:
@@ -51,7 +54,9 @@ class World:
             )
             for name, spec in data.get("jobs", {}).items()
         }
-        return cls(jobs=jobs, run_logs=data.get("run_logs", {}))
+        return cls(
+            jobs=jobs, run_logs=data.get("run_logs", {}), data_quality=list(data.get("data_quality", []))
+        )
 
     def job(self, name: str) -> JobFixture:
         return self.jobs.get(name, JobFixture(name=name))

@@ -62,9 +62,18 @@ APPROVALS_NOT_SUPPORTED = (
 )
 
 
-def fraction_line(fraction: float) -> str:
-    """The log line ``selfheal_core.domain.evidence`` parses, in plain decimal notation (never 1e-05)."""
-    return f"bad_record_fraction={format(Decimal(repr(float(fraction))), 'f')}"
+def data_quality_result(job_name: str, run_id: str, fraction: float) -> dict[str, Any]:
+    """The Glue Data Quality result a failed run with this bad-record fraction published (the trusted
+    channel Diagnose reads the fraction from). Its row counts divide back to exactly ``fraction``: the
+    decimal the scenario wrote is an exact ratio of integers, and integer division rounds correctly."""
+    failed, processed = Decimal(repr(float(fraction))).as_integer_ratio()
+    return {
+        "ResultId": f"dqresult-{run_id}",
+        "JobName": job_name,
+        "JobRunId": run_id,
+        "RuleResults": [{"Name": "row-level rules", "Result": "FAIL" if failed else "PASS"}],
+        "AggregatedMetrics": {"TotalRowsProcessed": processed, "TotalRowsFailed": failed},
+    }
 
 
 def failure_event(job_name: str, run_id: str, message: str, sequence: int) -> dict[str, Any]:
@@ -110,6 +119,7 @@ class _Session:
     home: Path
     world: World
     run_logs: dict[str, str] = field(default_factory=dict)
+    data_quality: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 class StepFunctionsEngine:
@@ -187,7 +197,8 @@ class StepFunctionsEngine:
             )
             for job in self.scenario.jobs
         }
-        world = World(jobs=jobs, run_logs=run_logs)
+        data_quality: list[Mapping[str, Any]] = []
+        world = World(jobs=jobs, run_logs=run_logs, data_quality=data_quality)
         options = EngineOptions(
             home=home,
             seed=self.seed,
@@ -202,7 +213,7 @@ class StepFunctionsEngine:
         )
         engine = LocalEngine(options)
         engine.__enter__()
-        self._session = _Session(key=key, engine=engine, home=home, world=world, run_logs=run_logs)
+        self._session = _Session(key, engine, home, world, run_logs, data_quality)
         return self._session
 
     def _environment(self) -> dict[str, str]:
@@ -254,10 +265,12 @@ class StepFunctionsEngine:
         self._sequence += 1
         job = incident.job
         run_id = run_id_for(incident)
-        log = incident.message
+        session.run_logs[run_id] = incident.message
+        session.data_quality.clear()
         if incident.mode.bad_record_fraction is not None:
-            log = f"{log}\n{fraction_line(incident.mode.bad_record_fraction)}"
-        session.run_logs[run_id] = log
+            session.data_quality.append(
+                data_quality_result(job.name, run_id, incident.mode.bad_record_fraction)
+            )
         # The catalog as the simulator generated it for THIS incident (job names repeat across incidents).
         session.engine.reset_tables(job.name, incident_tables(incident))
         self._current, self._harmed = incident, False
@@ -266,6 +279,7 @@ class StepFunctionsEngine:
         finally:
             self._current = None
             session.run_logs.pop(run_id, None)
+            session.data_quality.clear()
         self.executions += 1
         store = SqliteEventStore(session.home / "selfheal.sqlite3")
         try:
