@@ -16,7 +16,7 @@ examples:
   selfheal demo                  # every sample, then a summary table
   selfheal demo --mode shadow    # propose and record, execute nothing
   selfheal demo --kill-switch    # every incident escalated, nothing automated
-  selfheal demo --human reject   # the on-call rejects the rollback held for approval
+  selfheal demo --human reject   # the on-call rejects the held rollback
   SELFHEAL_HOME=/tmp/sh selfheal demo
 """
 

@@ -31,11 +31,11 @@ examples:
   selfheal incidents list --stack selfheal
   # close what a killed replay left open (its execution is gone)
   selfheal incidents sweep --older-than 3600 --json
-  # run the rollback an incident holds for approval; reject one; say what you did
+  # run a rollback held for approval; reject one; say what you did
   selfheal incidents approve inc-0123456789abcdef
   selfheal incidents reject inc-0123456789abcdef --note "not during close"
-  selfheal incidents resolve inc-0123456789abcdef --category schema_drift --action rollback \\
-      --note "restored the column" --stack selfheal-prod
+  selfheal incidents resolve inc-0123456789abcdef --category schema_drift \\
+      --action rollback --note "restored the column" --stack selfheal-prod
 """
 
 DESCRIPTION = """\
