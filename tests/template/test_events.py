@@ -39,11 +39,14 @@ def _sample(name: str) -> Any:
 
 # Functions EventBridge Scheduler runs, not the state machine: their sample is a Scheduled Event.
 SCHEDULED = {"sweeper"}
+# Functions an EventBridge rule on Glue runs invokes (and the state machine with a watch, tested in
+# tests/handlers): their sample is a Glue Job State Change in a terminal state.
+GLUE_EVENTS = {"run_finished"}
 
 
 def test_one_sample_per_function(repo_root: Path) -> None:
     functions = {p.parent.name for p in (repo_root / "functions").glob("*/app.py")}
-    assert functions - SCHEDULED == set(SCHEMAS)
+    assert functions - SCHEDULED - GLUE_EVENTS == set(SCHEMAS)
     assert {p.stem for p in EVENTS.glob("*.json")} == functions
 
 
@@ -51,6 +54,15 @@ def test_one_sample_per_function(repo_root: Path) -> None:
 def test_scheduled_sample_is_a_scheduled_event(name: str) -> None:
     sample = _sample(name)
     assert sample["source"] == "aws.events" and sample["detail-type"] == "Scheduled Event"
+
+
+@pytest.mark.parametrize("name", sorted(GLUE_EVENTS))
+def test_glue_event_sample_is_a_terminal_state_change(name: str) -> None:
+    from selfheal_core.steps.run_finished import TERMINAL_STATES
+
+    sample = _sample(name)
+    assert sample["source"] == "aws.glue" and sample["detail-type"] == "Glue Job State Change"
+    assert sample["detail"]["state"] in TERMINAL_STATES
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

@@ -71,6 +71,8 @@ class Config:
     region: str
     settings_max_age_seconds: int
     learning_terms: LearningTerms
+    # The longest wait for the end event of a run selfheal started (then Validate checks the run itself).
+    run_wait_seconds: float = 3000.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -138,6 +140,7 @@ class Config:
                 weights=RewardWeights(human_hours=human_hours),
                 decision_minutes=_float(env, "DECISION_SECONDS", 5.0) / 60.0,
             ),
+            run_wait_seconds=max(1.0, _float(env, "RUN_WAIT_SECONDS", 3000.0)),
         )
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:
