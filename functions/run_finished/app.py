@@ -22,13 +22,12 @@ from selfheal_core.runtime.observability import instrumented, logger, metrics
 from selfheal_core.steps import run_finished
 
 
-@functools.cache
-def _adapters() -> tuple[RunWatches, GlueCatalog, TaskRelease]:
+@functools.lru_cache(maxsize=8)
+def _adapters(config: Config) -> tuple[RunWatches, GlueCatalog, TaskRelease]:
     """Only the three clients this function needs (no event store, Q-table, SNS or SSM client)."""
     from selfheal_core.adapters.glue import GlueAdapter
     from selfheal_core.adapters.stepfunctions import StepFunctionsTasks
 
-    config = Config.from_env()
     watches: RunWatches
     if config.store_backend == "sqlite":
         from selfheal_core.adapters.run_watch import SqliteRunWatches
@@ -51,7 +50,7 @@ def lambda_handler(
     release: TaskRelease | None = None,
 ) -> dict[str, Any]:
     if watches is None or glue is None or release is None:
-        watches, glue, release = _adapters()
+        watches, glue, release = _adapters(Config.from_env())
     if run_finished.is_watch(event):
         outcome = run_finished.watch(event, watches, glue, release)
     else:
