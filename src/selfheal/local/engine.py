@@ -52,6 +52,7 @@ FUNCTIONS: dict[str, str] = {
     "RunFinished": "run_finished",
 }
 RUN_EVENT_DELIVERY = ("deliver", "lose", "duplicate")
+ASYNC_ATTEMPTS = 3  # an asynchronous Lambda invocation: the first try and two retries
 _import_lock = threading.RLock()
 _modules: dict[str, ModuleType] = {}
 
@@ -155,6 +156,10 @@ class ExecutionResult:
 
 class LocalEngine:
     def __init__(self, options: EngineOptions) -> None:
+        if options.run_events not in RUN_EVENT_DELIVERY:
+            raise UsageError(
+                f"run_events must be one of {', '.join(RUN_EVENT_DELIVERY)}, got {options.run_events!r}"
+            )
         self.options = options
         self.decider = RunOutcomeDecider(options.world, options.seed, options.outcome)
         self._mock: Any = None
@@ -439,8 +444,13 @@ class LocalEngine:
             "resources": [],
             "detail": {"jobName": job_name, "severity": "INFO", "state": state, "jobRunId": run_id},
         }
-        # An asynchronous invocation: a failure is EventBridge's to retry and, locally, only returned.
-        return self._dispatch(function_name("RunFinished"), event, from_task=False)[1]
+        # An asynchronous invocation: Lambda retries a function error twice; then the event is dropped (the
+        # wait's timeout and Validate's own look cover it).
+        for _ in range(ASYNC_ATTEMPTS):
+            ok, result = self._dispatch(function_name("RunFinished"), event, from_task=False)
+            if ok:
+                break
+        return result
 
     # -- Lambda dispatch -------------------------------------------------------------------------
     def _dispatch(
