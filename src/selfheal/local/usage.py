@@ -126,4 +126,29 @@ def measure(design: Design, minutes: float = JOB_MINUTES) -> dict[str, Usage]:
                     gb_seconds=sum(i.seconds for i in invoked) * design.memory_mb / 1024,
                     calls={k: v for k, v in result.calls.calls.items() if k != "lambda:Invoke"},
                 )
+            if engine.emits_run_events:
+                usages[FOREIGN_RUN_END] = _foreign_run_end(engine, design)
     return usages
+
+
+FOREIGN_RUN_END = "other_glue_run_ended"
+
+
+def _foreign_run_end(engine: LocalEngine, design: Design) -> Usage:
+    """The end of a Glue run selfheal did not start: the rule invokes RunFinished, which looks and ignores
+    it. Paid for every run of every job in GlueJobNamePattern, failed or not."""
+    from selfheal.local.faults import controller
+
+    before = len(engine.invocations)
+    controller.arm([])
+    try:
+        engine.emit_run_event("orders-daily-load", "jr_not_started_by_selfheal", "SUCCEEDED")
+    finally:
+        calls = controller.disarm()
+    invoked = engine.invocations[before:]
+    return Usage(
+        transitions=0,
+        invocations=dict(Counter(i.function for i in invoked)),
+        gb_seconds=sum(i.seconds for i in invoked) * design.memory_mb / 1024,
+        calls=dict(calls.calls),
+    )
