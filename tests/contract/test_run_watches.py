@@ -90,4 +90,3 @@ def test_a_stale_token_is_refused_not_raised(code: str) -> None:
             raise ClientError({"Error": {"Code": code, "Message": "stale"}}, "SendTaskSuccess")
 
     assert StepFunctionsTasks(Client()).succeed("t1", {"state": "SUCCEEDED"}) is False
-

@@ -25,20 +25,13 @@ def _engine(home: Path, **options: Any) -> LocalEngine:
     return LocalEngine(EngineOptions(home=home, world=WORLD, outcome="success", learning=False, **options))
 
 
-def _history(engine: LocalEngine, result: ExecutionResult) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = engine.client("stepfunctions").get_execution_history(
-        executionArn=result.execution_arn
-    )["events"]
-    return events
-
-
 def _run_end(engine: LocalEngine, result: ExecutionResult) -> Any:
     """What "Await Run End" put in ``$.run_end``: the release, or the caught timeout."""
-    history = _history(engine, result)
     exited = next(
         e
-        for e in history
-        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "Await Run End"
+        for e in result.history
+        if str(getattr(e["type"], "value", e["type"])) == "TaskStateExited"
+        and e["stateExitedEventDetails"]["name"] == "Await Run End"
     )
     return json.loads(exited["stateExitedEventDetails"]["output"]).get("run_end")
 

@@ -123,6 +123,9 @@ class EngineOptions:
     run_events: str = "deliver"
     # Another state machine definition (``selfheal cost`` runs the recorded polling baseline with it).
     asl_path: Path | None = None
+    # Keep finished executions in the emulated Step Functions (False for long streams: the result already
+    # holds the history).
+    keep_executions: bool = True
 
 
 @dataclass
@@ -152,6 +155,13 @@ class ExecutionResult:
     error: str | None = None
     # The AWS calls that succeeded during the execution and the faults that fired.
     calls: CallLog = field(default_factory=CallLog)
+    # The execution's history events (as GetExecutionHistory returns them).
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        """State transitions, as Step Functions bills them: one per state entered."""
+        return sum(1 for e in self.history if _kind(e).endswith("StateEntered"))
 
 
 class LocalEngine:
@@ -558,36 +568,53 @@ class LocalEngine:
             getattr(status := backend.describe_execution(execution_arn).status, "value", status) == "RUNNING"
         ):
             polls += 1
-            if polls % 10 == 0:
+            if polls % 10 == 0 and self._oncall_has_mail():
                 self._answer_oncall()
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
                 raise UsageError(f"the local execution did not finish within {timeout:.0f} s")
             time.sleep(0.002)
-        described = sfn.describe_execution(executionArn=execution_arn)
-        history = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        # Read from the backend too: through boto3, moto serialises the whole history (most of an incident's
+        # wall time in a long stream).
+        execution: Any = backend.describe_execution(execution_arn)
+        described = execution.to_describe_output()
+        history = list(execution.to_history_output()["events"])
+        if not self.options.keep_executions:
+            # History kept only as long as needed: moto scans every execution it holds on each task token
+            # and each look-up, so a stream of thousands would slow down with each incident.
+            with contextlib.suppress(ValueError):
+                execution.state_machine.executions.remove(execution)
         path = [
             e["stateEnteredEventDetails"]["name"]
             for e in history
-            if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
+            if _kind(e).endswith("StateEntered") and "stateEnteredEventDetails" in e
         ]
-        failure = next((e for e in history if e["type"] == "ExecutionFailed"), None)
+        failure = next((e for e in history if _kind(e) == "ExecutionFailed"), None)
         error = None
         if failure is not None:
             details = failure.get("executionFailedEventDetails", {})
             error = f"{details.get('error', '')}: {details.get('cause', '')}"
         output = json.loads(described["output"]) if described.get("output") else None
+        status = described["status"]
         return ExecutionResult(
             execution_arn=execution_arn,
-            status=described["status"],
+            status=str(getattr(status, "value", status)),
             output=output,
             path=path,
             waits=list(patches.state["waits"][waits_before:]),
             error=error,
+            history=history,
         )
 
     def run(self, event: Mapping[str, Any]) -> ExecutionResult:
         return self.wait(self.start(event))
+
+    def _oncall_has_mail(self) -> bool:
+        """Whether a decision request waits in the on-call queue (read from moto's backend: cheap)."""
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[ACCOUNT][REGION].queues.get(f"{STACK}-oncall")
+        return queue is None or bool(queue._messages)
 
     def _answer_oncall(self) -> None:
         """The local on-call engineer: answers decision requests, or lets them time out."""
@@ -612,6 +639,12 @@ class LocalEngine:
 
 
 DEFAULT_ANSWER = {"decision": "fixed", "by": "local-oncall", "notes": "fixed by hand"}
+
+
+def _kind(event: Mapping[str, Any]) -> str:
+    """A history event's type as AWS spells it (moto's backend holds an enum)."""
+    kind = event.get("type", "")
+    return str(getattr(kind, "value", kind))
 
 
 def _status(backend: Any, execution_arn: str) -> str:

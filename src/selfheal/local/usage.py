@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal.costmodel import Usage
-from selfheal.local.engine import EngineOptions, ExecutionResult, LocalEngine
+from selfheal.local.engine import EngineOptions, LocalEngine
 from selfheal.local.replay import DEFAULT_WORLD, PROJECT_EVENTS, load_event
 from selfheal.local.world import World
 
@@ -86,13 +86,6 @@ def _with_run_id(event: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     return copy
 
 
-def _transitions(engine: LocalEngine, result: ExecutionResult) -> int:
-    history = engine.client("stepfunctions").get_execution_history(executionArn=result.execution_arn)[
-        "events"
-    ]
-    return sum(1 for e in history if e["type"].endswith("StateEntered"))
-
-
 def measure(design: Design, minutes: float = JOB_MINUTES) -> dict[str, Usage]:
     """Every path of ``PATHS`` on one engine for ``design``, after one warm-up incident (so cold imports
     are not counted as run time)."""
@@ -121,7 +114,7 @@ def measure(design: Design, minutes: float = JOB_MINUTES) -> dict[str, Usage]:
                 result = engine.run(event)
                 invoked = engine.invocations[before:]
                 usages[path.name] = Usage(
-                    transitions=_transitions(engine, result),
+                    transitions=result.transitions,
                     invocations=dict(Counter(i.function for i in invoked)),
                     gb_seconds=sum(i.seconds for i in invoked) * design.memory_mb / 1024,
                     calls={k: v for k, v in result.calls.calls.items() if k != "lambda:Invoke"},
