@@ -4,11 +4,12 @@
 
 Two figures per function, both on this machine (x86-64 CPython 3.11; the functions run on arm64):
 
-- ``init_mib``: the peak RSS (``resource.getrusage``) of a fresh interpreter after ``import app`` with the
+- ``init_mib``: the peak RSS (``VmHWM``) of a fresh interpreter after ``import app`` with the
   function's directory and the layer (``shared``) on the path, as Lambda's init does;
-- ``invoke_peak_mib``: the largest ``tracemalloc`` peak of one invocation of the handler while every sample
-  event in ``events/glue/`` is replayed through the real state machine on the local engine (runs forced to
-  fail, so the attempt loop and Escalate run too). tracemalloc sees Python's and numpy's allocations.
+- ``invoke_peak_mib``: the largest ``tracemalloc`` peak, above the memory already held, of one invocation
+  of the handler while every sample event in ``events/glue/`` is replayed through the real state machine
+  on the local engine (runs forced to fail, so the attempt loop and Escalate run too); tracemalloc sees
+  Python's and numpy's allocations.
 
 ``estimate_mib`` = init + invocation peak, the figure to compare with the MemorySize (256 MB). The engine
 process itself (moto, the interpreter, all functions at once) is printed as an upper bound.
@@ -29,11 +30,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_MB = 256
 
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec from the forking parent.
 PROBE = """
-import json, resource, sys
+import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
-print(json.dumps({"rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"rss_kib": int(hwm.split()[1])}))
 """
 
 
@@ -61,10 +64,11 @@ def invocation_peaks() -> tuple[dict[str, float], float]:
             def measured(name: str, payload: dict[str, Any], from_task: bool = True) -> Any:
                 logical = next(k for k in FUNCTIONS if name.endswith(f"-{k}"))
                 tracemalloc.reset_peak()
+                before = tracemalloc.get_traced_memory()[0]
                 try:
                     return dispatch(name, payload, from_task)
                 finally:
-                    peak = tracemalloc.get_traced_memory()[1] / 2**20
+                    peak = (tracemalloc.get_traced_memory()[1] - before) / 2**20
                     peaks[logical] = max(peaks[logical], peak)
 
             engine._dispatch = measured  # type: ignore[method-assign]
@@ -84,10 +88,11 @@ def main() -> None:
     args = parser.parse_args()
     from selfheal.local.engine import FUNCTIONS
 
+    inits = {directory: init_mib(directory) for directory in FUNCTIONS.values()}  # before the engine grows
     peaks, engine_rss = invocation_peaks()
     rows = {}
     for logical, directory in FUNCTIONS.items():
-        init = init_mib(directory)
+        init = inits[directory]
         rows[directory] = {
             "init_mib": round(init, 1),
             "invoke_peak_mib": round(peaks[logical], 1),

@@ -43,4 +43,6 @@ def test_an_unpriced_call_is_a_clear_error_not_a_silent_zero() -> None:
 
 def test_a_price_file_missing_a_price_is_refused() -> None:
     with pytest.raises(UsageError, match="s3_per_put"):
-        Prices.load(json.dumps({k: v for k, v in json.loads(PRICES.read_text()).items() if k != "s3_per_put"}))
+        Prices.load(
+            json.dumps({k: v for k, v in json.loads(PRICES.read_text()).items() if k != "s3_per_put"})
+        )
