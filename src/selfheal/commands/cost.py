@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dollars(value: float) -> str:
-    return f"${value:.6f}" if value < 1 else f"${value:,.2f}"
+    if value >= 0.01:
+        return f"${value:,.2f}"
+    return f"${value:.6f}" if value >= 0.000001 else f"${value:.2e}"
 
 
 def _print(result: dict[str, Any]) -> None:
