@@ -5,13 +5,15 @@
 Generates the scenario's incident stream, runs it through ``StepFunctionsEngine`` (the project's ASL and
 handlers on moto's Step Functions interpreter, one engine for the whole stream, as ``selfheal evaluate
 --engine stepfunctions`` does) and prints the wall time and incidents per second, after a short warm-up
-stream (imports and the first parse of the ASL) that is not counted.
+stream (imports and the first parse of the ASL) that is not counted. The machine's load average is
+printed with it: on a shared machine the figure is only comparable at the same load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 from selfheal.simulator.policies import LearnedPolicy, RulesPolicy
@@ -32,9 +34,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     scenario = load_scenario(shipped_scenarios_dir() / f"{args.scenario}.json")
-    stream = generate_incidents(
-        scenario, args.incidents + WARM_UP, args.seed, CachedClassifier(default_classifier())
-    )
+    classifier = CachedClassifier(default_classifier())
+    stream = generate_incidents(scenario, args.incidents + WARM_UP, args.seed, classifier)
     policy = (RulesPolicy if args.policy == "rules" else LearnedPolicy)(scenario, args.seed)
     with StepFunctionsEngine(scenario, seed=args.seed) as engine:
         for incident in stream[:WARM_UP]:
@@ -54,15 +55,16 @@ def main() -> None:
         "target": TARGET,
         "met": rate >= TARGET,
         "anomalies": anomalies,
+        "load_average_1min": round(os.getloadavg()[0], 1),
     }
     if args.json:
         print(json.dumps(result))
-    else:
-        print(
-            f"{args.incidents} incidents ({args.scenario}, {args.policy}) in {seconds:.1f} s: "
-            f"{rate:.2f} incidents/s (target >= {TARGET:g}: {'met' if result['met'] else 'MISSED'}); "
-            f"{anomalies} anomalies"
-        )
+        return
+    print(
+        f"{args.incidents} incidents ({args.scenario}, {args.policy}) in {seconds:.1f} s: "
+        f"{rate:.2f} incidents/s (target >= {TARGET:g}: {'met' if result['met'] else 'MISSED'}); "
+        f"{anomalies} anomalies; load average {result['load_average_1min']}"
+    )
 
 
 if __name__ == "__main__":

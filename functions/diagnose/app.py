@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from selfheal_core.adapters.eventbridge import trigger_from_event
+from selfheal_core.adapters.glue import InvocationGlueReads
 from selfheal_core.domain.incident_metrics import opened
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import InvalidInputError
@@ -57,7 +58,8 @@ def lambda_handler(
         payload["event"],
         payload["execution_id"],
         deps.store,
-        deps.glue,
+        # One call per fact: the step asks about the job and the failed run more than once.
+        InvocationGlueReads(deps.glue),
         deps.logs,
         deps.classify(),
         windows,

@@ -32,6 +32,7 @@ def lambda_handler(
         config.quarantine_uri,
         config.poll_seconds,
         safety=deps.live_safety(),
+        run_wait_seconds=config.run_wait_seconds,
     )
     metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
     return result.to_json()

@@ -138,6 +138,19 @@ class ExecuteResult(Contract):
     stopped_by: str | None = None
     restored: tuple[str, ...] = ()  # "db.table@version" restored by a rollback
     quarantine_path: str | None = None
+    # How long "Await Run End" waits for the run's end event: the run's Glue timeout plus a margin, at
+    # most RUN_WAIT_SECONDS.
+    wait_seconds: int = 1
+    job_name: str = ""
+
+
+@dataclass(frozen=True)
+class RunEnd(Contract):
+    """What releases "Await Run End" (RunFinished's SendTaskSuccess output)."""
+
+    job_run_id: str
+    state: str
+    source: Literal["event", "watch"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,7 @@ RESULT_PATHS: dict[str, tuple[str, type[Contract]]] = {
     "Propose": ("$.proposal", ProposeResult),
     "SafetyGate": ("$.gate", GateResult),
     "Execute": ("$.execution", ExecuteResult),
+    "Await Run End": ("$.run_end", RunEnd),
     "Validate": ("$.validation", ValidateResult),
     "Escalate": ("$", EscalateResult),
     "Await Approval": ("$.human", AnswerPayload),
@@ -281,6 +295,7 @@ __all__ = [
     "LearnInput",
     "LearnResult",
     "ProposeResult",
+    "RunEnd",
     "ValidateResult",
     "from_json",
     "schema_for",

@@ -157,3 +157,29 @@ class AnswerLinks(Protocol):
     def links(self, incident_id: str, question: str, expires_at: str) -> Mapping[str, str]:
         """One-click answer links, decision -> URL (empty when the stack serves none)."""
         ...
+
+
+@dataclass(frozen=True)
+class RunWatch:
+    """A run selfheal started and the task token of the execution waiting for its end."""
+
+    run_id: str
+    incident_id: str
+    job_name: str
+    task_token: str
+
+
+class RunWatches(Protocol):
+    """Which runs selfheal waits for: one record per run id, written when the wait starts."""
+
+    def watch(self, watch: RunWatch) -> None:
+        """Record (or replace: a retried wait has a new token) the wait for ``watch.run_id``."""
+        ...
+
+    def find(self, run_id: str) -> RunWatch | None: ...
+
+
+class TaskRelease(Protocol):
+    def succeed(self, task_token: str, output: Mapping[str, Any]) -> bool:
+        """SendTaskSuccess; False when the wait is already over (released, timed out, execution ended)."""
+        ...

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "selfheal.commands.incidents",
     "selfheal.commands.report",
     "selfheal.commands.autonomy",
+    "selfheal.commands.cost",
 )
 
 

@@ -20,6 +20,7 @@ def test_every_registered_command_is_covered() -> None:
         "incidents",
         "report",
         "autonomy",
+        "cost",
     }
 
 

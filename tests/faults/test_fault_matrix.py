@@ -48,6 +48,8 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("sns", "Publish"): ESCALATION,
     ("dynamodb", "PutItem"): DRIFT,  # locally: the SQLite store's open/append
     ("dynamodb", "Query"): DRIFT,  # locally: the SQLite store's load
+    ("dynamodb", "GetItem"): DRIFT,  # locally: RunFinished's look-up of the run's watch
+    ("stepfunctions", "SendTaskSuccess"): DRIFT,  # RunFinished releasing the wait for the run's end
     ("s3", "PutObject"): DRIFT,  # locally: the audit directory writer
 }
 # The error code each service really returns for each kind of failure.
@@ -59,6 +61,7 @@ CODES: dict[str, dict[str, str]] = {
         "sns": "Throttled",
         "dynamodb": "ProvisionedThroughputExceededException",
         "s3": "SlowDown",
+        "stepfunctions": "ThrottlingException",
     },
     "5xx": {
         "glue": "InternalServiceException",
@@ -67,6 +70,7 @@ CODES: dict[str, dict[str, str]] = {
         "sns": "InternalError",
         "dynamodb": "InternalServerError",
         "s3": "InternalError",
+        "stepfunctions": "ServiceUnavailable",
     },
     "denied": {
         "glue": "AccessDeniedException",
@@ -75,6 +79,7 @@ CODES: dict[str, dict[str, str]] = {
         "sns": "AuthorizationError",
         "dynamodb": "AccessDeniedException",
         "s3": "AccessDenied",
+        "stepfunctions": "AccessDeniedException",
     },
 }
 DOWN_FOR_GOOD = (
@@ -102,7 +107,7 @@ LOST = [(event, spec) for event, spec in CASES if spec.startswith("lost:")]
 
 
 def test_the_matrix_covers_every_call_and_task() -> None:
-    assert len(CASES) == len(OPERATIONS) * 4 + len(LAMBDA_STATES) + len(DOWN_FOR_GOOD) == 66
+    assert len(CASES) == len(OPERATIONS) * 4 + len(LAMBDA_STATES) + len(DOWN_FOR_GOOD) == 75
 
 
 @pytest.mark.parametrize(("event", "spec"), CASES, ids=IDS)

@@ -184,6 +184,21 @@ def test_diagnose_never_calls_a_glue_write_api(world, load_handler, lambda_conte
     assert not [c for c in proxy.calls if c.startswith(WRITE_PREFIXES)]
 
 
+def test_diagnose_reads_each_glue_fact_once(world, load_handler, lambda_context):
+    """GetJob, GetTags and GetJobRun once per Diagnose (counted on the boto3 client), though the step asks
+    about the job and the failed run more than once (issue 11: one call per fact)."""
+    world.write_error_log(LOG)
+    world.drift_the_table()
+    proxy = ReadOnlyGlue(world.glue)
+    load_handler("diagnose")(
+        {"event": world.event(), "execution_id": "ex-1"}, lambda_context, deps=world.deps(glue_client=proxy)
+    )
+    counts = {
+        name: proxy.calls.count(name) for name in ("get_job", "get_tags", "get_job_run", "get_job_runs")
+    }
+    assert counts == {"get_job": 1, "get_tags": 1, "get_job_run": 1, "get_job_runs": 1}
+
+
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [

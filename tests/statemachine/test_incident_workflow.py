@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 SAMPLES = sorted((PROJECT_EVENTS / "glue").glob("*.json"))
 WORLD = World.load(DEFAULT_WORLD)
 
-FIX_PATH = ["Execute", "Run Started?", "Wait For Job Run", "Validate", "Fix Held?"]
+FIX_PATH = ["Execute", "Run Started?", "Await Run End", "Validate", "Fix Held?"]
 ESCALATION_PATH = [
     "Escalate",
     "Human Decision Needed?",

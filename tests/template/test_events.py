@@ -43,11 +43,14 @@ SCHEDULED = {"sweeper"}
 STREAM = {"audit_writer"}
 # Functions behind a Lambda function URL: their sample is an HTTP request (payload format 2.0).
 HTTP = {"answer_link"}
+# Functions an EventBridge rule on Glue runs invokes (and the state machine with a watch, tested in
+# tests/handlers): their sample is a Glue Job State Change in a terminal state.
+GLUE_EVENTS = {"run_finished"}
 
 
 def test_one_sample_per_function(repo_root: Path) -> None:
     functions = {p.parent.name for p in (repo_root / "functions").glob("*/app.py")}
-    assert functions - SCHEDULED - STREAM - HTTP == set(SCHEMAS)
+    assert functions - SCHEDULED - STREAM - HTTP - GLUE_EVENTS == set(SCHEMAS)
     assert {p.stem for p in EVENTS.glob("*.json")} == functions
 
 
@@ -70,6 +73,15 @@ def test_stream_sample_holds_incident_events(name: str) -> None:
 def test_http_sample_is_a_function_url_request(name: str) -> None:
     sample = _sample(name)
     assert sample["version"] == "2.0" and sample["requestContext"]["http"]["method"] in ("GET", "POST")
+
+
+@pytest.mark.parametrize("name", sorted(GLUE_EVENTS))
+def test_glue_event_sample_is_a_terminal_state_change(name: str) -> None:
+    from selfheal_core.steps.run_finished import TERMINAL_STATES
+
+    sample = _sample(name)
+    assert sample["source"] == "aws.glue" and sample["detail-type"] == "Glue Job State Change"
+    assert sample["detail"]["state"] in TERMINAL_STATES
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

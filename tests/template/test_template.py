@@ -25,6 +25,7 @@ FUNCTIONS = {
     "ValidateFunction": "validate",
     "EscalateFunction": "escalate",
     "LearnFunction": "learn",
+    "RunFinishedFunction": "run_finished",
 }
 AWS_ERROR_PREFIXES = ("States.", "Lambda.", "SNS.")
 GLUE_WRITE = re.compile(
@@ -59,6 +60,8 @@ EXPECTED_ACTIONS = {
     | {"kms:GenerateDataKey", "kms:Decrypt"}
     | {"secretsmanager:GetSecretValue"},  # the answer links' signing key
     "LearnFunction": EVENT_LOG | {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+    # Its RUN#<run id> items only (a LeadingKeys condition); SendTaskSuccess in RunFinishedReleasePolicy.
+    "RunFinishedFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "glue:GetJobRun"},
 }
 EXPECTED_TEMPLATES = {
     "DiagnoseFunction": set(),
@@ -68,6 +71,7 @@ EXPECTED_TEMPLATES = {
     "ValidateFunction": set(),
     "EscalateFunction": {"SNSPublishMessagePolicy"},
     "LearnFunction": {"SSMParameterReadPolicy"},
+    "RunFinishedFunction": set(),
 }
 
 
@@ -702,3 +706,21 @@ def test_every_parameter_is_in_the_operations_table(template: dict[str, Any], re
         re.findall(r"^\| `(\w+)` \| ", (repo_root / "docs/operations.md").read_text(), re.MULTILINE)
     )
     assert set(template["Parameters"]) - documented == set()
+
+
+def test_run_finished_touches_only_its_run_items_and_releases_only_this_state_machine(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    props = resources["RunFinishedFunction"]["Properties"]
+    watches = next(s for s in _statements(props) if s["Sid"] == "RunWatches")
+    assert watches["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RUN#*"]}}
+    release = resources["RunFinishedReleasePolicy"]["Properties"]
+    assert release["RoleName"] == {"Ref": "RunFinishedFunctionRole"}
+    (statement,) = release["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "states:SendTaskSuccess"
+    assert statement["Resource"] == {"Ref": "IncidentStateMachine"}
+    rule = props["Events"]["GlueRunEnded"]["Properties"]["Pattern"]
+    assert rule["source"] == ["aws.glue"] and rule["detail-type"] == ["Glue Job State Change"]
+    assert set(rule["detail"]["state"]) == {"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"}
+    assert rule["detail"]["jobName"] == [{"wildcard": {"Ref": "GlueJobNamePattern"}}]

@@ -43,6 +43,7 @@ SECONDS_PATHS = {
     "$.execution.poll_seconds": "PollSeconds",
     "$.poll_seconds": "PollSeconds",  # Diagnose's, while the failed run is still going
     "$.timeout_seconds": "HumanTimeoutSeconds",
+    "$.execution.wait_seconds": "RunWaitSeconds",  # the wait for a run's end event (Execute caps it)
 }
 ATTEMPT_STATE = "Propose"
 APPROVAL_STATE = "Await Approval"
@@ -58,6 +59,7 @@ TIMING_PARAMETERS = (
     "HumanTimeoutSeconds",
     "SettingsMaxAgeSeconds",
     "DecisionSeconds",
+    "RunWaitSeconds",
 )
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
-from selfheal_core.ports import JobInfo, JobRun
+from selfheal_core.ports import GlueCatalog, JobInfo, JobRun
 
 _RETRYABLE = {
     "ThrottlingException",
@@ -227,3 +227,50 @@ class GlueAdapter:
             raise _translate(error, what, write=True) from error
         except KeyError as error:  # moto raises a raw KeyError for a missing version
             raise RemediationError(f"{database}.{table} has no version {version_id}") from error
+
+
+class InvocationGlueReads:
+    """One Diagnose invocation's view of Glue: each fact (a job with its tags, a run, a run history, a
+    table's versions) is read once and reused, so the step's several questions about the same run cost
+    one call each. Made per invocation (never cached across them: a run's state changes between calls).
+    Failed reads are not kept: asking again asks Glue again."""
+
+    def __init__(self, glue: GlueCatalog) -> None:
+        self._glue = glue
+        self._jobs: dict[str, JobInfo] = {}
+        self._runs: dict[tuple[str, str], JobRun] = {}
+        self._histories: dict[tuple[str, int], list[JobRun]] = {}
+        self._versions: dict[tuple[str, str], list[TableVersion]] = {}
+        self._run_quality: dict[tuple[str, str], tuple[DataQualityOutcome, ...]] = {}
+
+    def get_job(self, job_name: str) -> JobInfo:
+        if job_name not in self._jobs:
+            self._jobs[job_name] = self._glue.get_job(job_name)
+        return self._jobs[job_name]
+
+    def get_job_run(self, job_name: str, run_id: str) -> JobRun:
+        key = (job_name, run_id)
+        if key not in self._runs:
+            self._runs[key] = self._glue.get_job_run(job_name, run_id)
+        return self._runs[key]
+
+    def recent_runs(self, job_name: str, limit: int = 50) -> list[JobRun]:
+        key = (job_name, limit)
+        if key not in self._histories:
+            self._histories[key] = self._glue.recent_runs(job_name, limit)
+        return list(self._histories[key])
+
+    def table_versions(self, database: str, table: str) -> list[TableVersion]:
+        key = (database, table)
+        if key not in self._versions:
+            self._versions[key] = self._glue.table_versions(database, table)
+        return list(self._versions[key])
+
+    def data_quality_rows(self, result_id: str) -> tuple[int, int] | None:
+        return self._glue.data_quality_rows(result_id)
+
+    def run_data_quality(self, job_name: str, run_id: str) -> tuple[DataQualityOutcome, ...]:
+        key = (job_name, run_id)
+        if key not in self._run_quality:
+            self._run_quality[key] = self._glue.run_data_quality(job_name, run_id)
+        return self._run_quality[key]

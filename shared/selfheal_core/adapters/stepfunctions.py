@@ -1,7 +1,10 @@
-"""Step Functions: the status of an incident's execution (DescribeExecution), for the Sweeper."""
+"""Step Functions: the status of an incident's execution (DescribeExecution), for the Sweeper, and the
+release of a wait for a run's end (SendTaskSuccess), for RunFinished."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -23,4 +26,25 @@ class StepFunctionsExecutions:
             if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
                 return None
             raise_if_transient(error, f"describe execution {execution_arn}")
+            raise
+
+
+# The wait is over: released already, timed out, or its execution ended. A late or repeated release.
+_STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class StepFunctionsTasks:
+    """Releases a ``.waitForTaskToken`` wait (``ports.TaskRelease``)."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self.client = client or boto3.client("stepfunctions")
+
+    def succeed(self, task_token: str, output: Mapping[str, Any]) -> bool:
+        try:
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(dict(output), default=str))
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _STALE_TOKEN_CODES:
+                return False
+            raise_if_transient(error, "send task success")
             raise

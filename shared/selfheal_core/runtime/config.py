@@ -79,6 +79,8 @@ class Config:
     answer_link_url: str = ""
     link_secret: str = ""
     answer_links_table: str = ""
+    # The longest wait for the end event of a run selfheal started (then Validate checks the run itself).
+    run_wait_seconds: float = 3000.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -152,6 +154,7 @@ class Config:
             answer_link_url=env.get("ANSWER_LINK_URL", ""),
             link_secret=env.get("LINK_SECRET", ""),
             answer_links_table=env.get("ANSWER_LINKS_TABLE", ""),
+            run_wait_seconds=max(1.0, _float(env, "RUN_WAIT_SECONDS", 3000.0)),
         )
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:

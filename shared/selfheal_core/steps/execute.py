@@ -58,6 +58,20 @@ def stopped_by(safety: SafetySettings | None) -> str | None:
     return None
 
 
+# Glue emits the run's end event as the run ends; the margin covers its delivery and a run that Glue
+# stops a little after its timeout.
+RUN_END_MARGIN_SECONDS = 300
+
+
+def wait_seconds(run_settings: dict[str, object] | None, run_wait_seconds: float) -> int:
+    """How long to wait for a run's end event: its Glue timeout (minutes) plus the margin, capped."""
+    cap = max(1, int(run_wait_seconds))
+    timeout = (run_settings or {}).get("Timeout")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return max(1, min(cap, int(timeout * 60) + RUN_END_MARGIN_SECONDS))
+    return cap
+
+
 def run(
     incident_id: str,
     store: EventStore,
@@ -65,8 +79,11 @@ def run(
     quarantine_uri: str,
     poll_seconds: float,
     safety: SafetySettings | None = None,
+    run_wait_seconds: float = 3000.0,
 ) -> ExecuteResult:
-    def result(executed: Executed) -> ExecuteResult:
+    default_wait = wait_seconds(None, run_wait_seconds)
+
+    def result(executed: Executed, job_name: str, wait: int = default_wait) -> ExecuteResult:
         return ExecuteResult(
             attempt=executed.attempt,
             action=executed.action.value,
@@ -76,6 +93,8 @@ def run(
             stopped_by=executed.stopped_by,
             restored=tuple(f"{r.table}@{r.version}" for r in executed.restored),
             quarantine_path=executed.quarantine_path,
+            wait_seconds=wait,
+            job_name=job_name,
         )
 
     def execute_once() -> ExecuteResult:
@@ -84,22 +103,26 @@ def run(
         if attempt is None or attempt.action is None:
             raise InvalidInputError(f"incident {incident_id} has no gated action to execute")
         if attempt.executed is not None:  # a retried Execute: report what was already done
-            return result(attempt.executed)
+            return result(attempt.executed, state.job_name)
         # Defence in depth: an action held for approval runs only once a human approved it.
         stop = stopped_by(safety) or ("awaiting_approval" if attempt.held else None)
+        wait = default_wait
         if stop or attempt.action not in GLUE_ACTIONS:
             executed = Executed(attempt.number, attempt.action, stopped_by=stop)
         else:
-            state, executed = _start(state, attempt, store, glue, quarantine_uri)
+            state, executed, settings = _start(state, attempt, store, glue, quarantine_uri)
+            wait = wait_seconds(settings, run_wait_seconds)
         store.append(incident_id, executed, state.next_seq)
-        return result(executed)
+        return result(executed, state.job_name, wait)
 
     return retry_on_conflict(execute_once)
 
 
 def _start(
     state: IncidentState, attempt: Attempt, store: EventStore, glue: GlueActions, quarantine_uri: str
-) -> tuple[IncidentState, Executed]:
+) -> tuple[IncidentState, Executed, dict[str, object] | None]:
+    """Start the run (or find the one a retried Execute already started); also the failed run's settings,
+    whose Timeout bounds the wait for the new run's end."""
     assert attempt.action is not None
     action = attempt.action
     marker = f"{state.incident_id}#{attempt.number}"
@@ -111,7 +134,7 @@ def _start(
     executed = Executed(attempt.number, action, awaiting_run=True)
     run_id = _find_marked_run(glue, state.job_name, marker) if already_started else None
     if run_id is not None:
-        return state, replace(executed, job_run_id=run_id, reattached=True)
+        return state, replace(executed, job_run_id=run_id, reattached=True), None
 
     failed = glue.get_job_run(state.job_name, state.job_run_id)
     arguments = {k: v for k, v in failed.arguments.items() if _inherited(k)}
@@ -126,7 +149,7 @@ def _start(
         arguments[QUARANTINE_ARGUMENT] = f"{root}/{state.job_name}/{state.incident_id}/"
         executed = replace(executed, quarantine_path=arguments[QUARANTINE_ARGUMENT])
     run_id = glue.start_job_run(state.job_name, arguments, failed.run_settings)
-    return state, replace(executed, job_run_id=run_id)
+    return state, replace(executed, job_run_id=run_id), dict(failed.run_settings)
 
 
 def _find_marked_run(glue: GlueActions, job_name: str, marker: str) -> str | None:

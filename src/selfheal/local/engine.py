@@ -21,7 +21,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,7 +49,10 @@ FUNCTIONS: dict[str, str] = {
     "Validate": "validate",
     "Escalate": "escalate",
     "Learn": "learn",
+    "RunFinished": "run_finished",
 }
+RUN_EVENT_DELIVERY = ("deliver", "lose", "duplicate")
+ASYNC_ATTEMPTS = 3  # an asynchronous Lambda invocation: the first try and two retries
 _import_lock = threading.RLock()
 _modules: dict[str, ModuleType] = {}
 
@@ -120,6 +123,31 @@ class EngineOptions:
     faults: tuple[Fault, ...] = ()
     # Soft rules and autonomy level "approve" hold an action for the on-call's approval (as deployed).
     approvals: bool = True
+    # What happens to the Glue Job State Change event that ends a run Execute started: delivered to
+    # RunFinished once (as EventBridge does), lost, or delivered twice.
+    run_events: str = "deliver"
+    # Another state machine definition (``selfheal cost`` runs the recorded polling baseline with it).
+    asl_path: Path | None = None
+    # Keep finished executions in the emulated Step Functions (False for long streams: the result already
+    # holds the history).
+    keep_executions: bool = True
+
+
+@dataclass
+class SimulatedRun:
+    """A run Execute started, held RUNNING until the simulated clock reaches its end."""
+
+    job_name: str
+    run: Any  # moto's FakeJobRun
+    succeeds: bool
+    ends_at: float  # simulated seconds
+    runtime: timedelta
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str  # logical name, e.g. "Validate"
+    seconds: float  # wall time of the handler in this process
 
 
 @dataclass
@@ -132,10 +160,21 @@ class ExecutionResult:
     error: str | None = None
     # The AWS calls that succeeded during the execution and the faults that fired.
     calls: CallLog = field(default_factory=CallLog)
+    # The execution's history events (as GetExecutionHistory returns them).
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        """State transitions, as Step Functions bills them: one per state entered."""
+        return sum(1 for e in self.history if _kind(e).endswith("StateEntered"))
 
 
 class LocalEngine:
     def __init__(self, options: EngineOptions) -> None:
+        if options.run_events not in RUN_EVENT_DELIVERY:
+            raise UsageError(
+                f"run_events must be one of {', '.join(RUN_EVENT_DELIVERY)}, got {options.run_events!r}"
+            )
         self.options = options
         self.decider = RunOutcomeDecider(options.world, options.seed, options.outcome)
         self._mock: Any = None
@@ -143,6 +182,10 @@ class LocalEngine:
         self._failed_logs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         self._inputs: dict[str, Mapping[str, Any]] = {}
+        self._runs_lock = threading.RLock()
+        self._running: dict[str, SimulatedRun] = {}
+        self.simulated_seconds = 0.0  # the skipped waits so far: the simulated Glue runs' clock
+        self.invocations: list[Invocation] = []  # every function call, in order (``selfheal cost``)
         self.last_calls = CallLog()  # what the last execution's AWS calls did (and the faults that fired)
         self._answered: set[str] = set()  # task tokens the local on-call has answered
         self._oncall_store: Any = None
@@ -162,6 +205,7 @@ class LocalEngine:
         patches.state["dispatch"] = self._dispatch
         patches.state["on_job_run"] = self._on_job_run
         patches.state["data_quality"] = self.options.world.data_quality
+        patches.state["on_wait"] = self._advance
         with controller.suspended():
             self._provision()
         self._saved_environ = {k: os.environ.get(k) for k in self.function_environment()}
@@ -180,6 +224,7 @@ class LocalEngine:
             self._oncall_store.close()
             self._oncall_store = None
         patches.state["data_quality"] = []
+        patches.state["on_wait"] = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -205,6 +250,7 @@ class LocalEngine:
             "BACKOFF_SECONDS": "600",
             "POLL_SECONDS": "60",
             "MAX_POLLS": "30",
+            "RUN_WAIT_SECONDS": "3000",
             "MAX_ATTEMPTS": str(self.options.max_attempts),
             "AWAIT_HUMAN": "true",
             "HUMAN_TIMEOUT_SECONDS": "1" if self.options.human == "timeout" else "3600",
@@ -269,7 +315,8 @@ class LocalEngine:
             )["FunctionArn"]
             substitutions[f"{logical}FunctionArn"] = arn
 
-        definition = ASL_PATH.read_text()
+        definition = (self.options.asl_path or ASL_PATH).read_text()
+        self.emits_run_events = "${RunFinishedFunctionArn}" in definition
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
@@ -368,30 +415,84 @@ class LocalEngine:
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
     def _on_job_run(self, job_name: str, run: Any) -> None:
+        """A run Execute started: decided now, held RUNNING until its runtime is over on the simulated
+        clock (the polling path) or until selfheal waits for its end event (the event path)."""
         arguments = run.arguments or {}
         if ATTEMPT_ARGUMENT not in arguments:
             return
         decide = self.options.decider or self.decider.succeeds
-        runtime = self.options.world.job(job_name).runtime_minutes
-        if runtime:
-            # The run "took" its runtime and ended now (a completion in the future would move the job's
-            # last success past the catalog's newest version and hide drift from the next incident).
-            run.started_on = run.completed_on - timedelta(minutes=runtime)
-        if not decide(job_name, arguments):
+        runtime = timedelta(minutes=self.options.world.job(job_name).runtime_minutes)
+        succeeds = decide(job_name, arguments)
+        run.held_state = "RUNNING"
+        with self._runs_lock:
+            ends_at = self.simulated_seconds + runtime.total_seconds()
+            self._running[run.job_run_id] = SimulatedRun(job_name, run, succeeds, ends_at, runtime)
+
+    def _advance(self, seconds: float) -> None:
+        """A skipped wait: the simulated clock moves on and the runs whose runtime is over end."""
+        with self._runs_lock:
+            self.simulated_seconds += seconds
+            due = [r for r in self._running.values() if r.ends_at <= self.simulated_seconds]
+        for simulated in due:
+            self._end_run(simulated.run.job_run_id)
+
+    def _end_run(self, run_id: str, jump: bool = False) -> None:
+        """The run ends (``jump``: the clock moves to its end, as while selfheal waits for the event),
+        and Glue emits its Glue Job State Change event, which EventBridge delivers to RunFinished."""
+        with self._runs_lock:
+            simulated = self._running.pop(run_id, None)
+            if simulated is None:
+                return
+            if jump:
+                self.simulated_seconds = max(self.simulated_seconds, simulated.ends_at)
+        run = simulated.run
+        # The run "took" its runtime and ended now (a completion in the future would move the job's last
+        # success past the catalog's newest version and hide drift from the next incident).
+        run.completed_on = datetime.now(UTC).replace(tzinfo=None)
+        run.started_on = run.completed_on - simulated.runtime
+        state = "SUCCEEDED" if simulated.succeeds else "FAILED"
+        if not simulated.succeeds:
             run.status = "FAILED"
-            run.error_message = self._failed_logs.get(job_name, "the job failed again").splitlines()[0]
-            threading.Thread(
-                target=self._put_log,
-                args=("/aws-glue/jobs/error", run.job_run_id, self._failed_logs.get(job_name, "")),
-            ).start()
+            log = self._failed_logs.get(simulated.job_name, "the job failed again")
+            run.error_message = log.splitlines()[0] if log else "the job failed again"
+            self._put_log("/aws-glue/jobs/error", run_id, self._failed_logs.get(simulated.job_name, ""))
+        run.held_state = state
+        if not self.emits_run_events or self.options.run_events == "lose":
+            return
+        for _ in range(2 if self.options.run_events == "duplicate" else 1):
+            self.emit_run_event(simulated.job_name, run_id, state)
+
+    def emit_run_event(self, job_name: str, run_id: str, state: str) -> dict[str, Any]:
+        """Deliver a Glue Job State Change event to RunFinished, as the EventBridge rule does."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Glue Job State Change",
+            "source": "aws.glue",
+            "account": ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [],
+            "detail": {"jobName": job_name, "severity": "INFO", "state": state, "jobRunId": run_id},
+        }
+        # An asynchronous invocation: Lambda retries a function error twice; then the event is dropped (the
+        # wait's timeout and Validate's own look cover it).
+        for _ in range(ASYNC_ATTEMPTS):
+            ok, result = self._dispatch(function_name("RunFinished"), event, from_task=False)
+            if ok:
+                break
+        return result
 
     # -- Lambda dispatch -------------------------------------------------------------------------
-    def _dispatch(self, name: str, payload: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    def _dispatch(
+        self, name: str, payload: dict[str, Any], from_task: bool = True
+    ) -> tuple[bool, dict[str, Any]]:
         logical = next((k for k in FUNCTIONS if function_name(k) == name), None)
         if logical is None:
             return False, {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}
         # The functions' environment is set once for the engine's lifetime (all local functions share it):
         # changing os.environ per call would race with threads that read it, such as boto3's.
+        began = time.perf_counter()
         try:
             with _import_lock:
                 handler = load_handler(FUNCTIONS[logical])
@@ -401,13 +502,18 @@ class LocalEngine:
                 result = handler(payload, LambdaContext(name))
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
-        lost = controller.take_lost(logical)
+        finally:
+            self.invocations.append(Invocation(logical, time.perf_counter() - began))
+        lost = controller.take_lost(logical) if from_task else None
         if lost is not None:
             # The function ran and its effects stand, but Step Functions never gets its response: the
             # Invoke call fails, which the patched interpreter reports as Lambda.ServiceException.
             from moto.core.exceptions import JsonRESTError
 
             raise JsonRESTError("ServiceException", f"injected fault {lost.spec}: the response was lost")
+        if logical == "RunFinished" and result.get("reason") == "still_running":
+            # Selfheal now waits for this run's end: the simulated clock runs to it and Glue says so.
+            self._end_run(str(result["run_id"]), jump=True)
         return True, result
 
     # -- running ---------------------------------------------------------------------------------
@@ -480,26 +586,36 @@ class LocalEngine:
                 sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
                 raise UsageError(f"the local execution did not finish within {timeout:.0f} s")
             time.sleep(0.002)
-        described = sfn.describe_execution(executionArn=execution_arn)
-        history = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        # Read from the backend too: through boto3, moto serialises the whole history (most of an incident's
+        # wall time in a long stream).
+        execution: Any = backend.describe_execution(execution_arn)
+        described = execution.to_describe_output()
+        history = list(execution.to_history_output()["events"])
+        if not self.options.keep_executions:
+            # History kept only as long as needed: moto scans every execution it holds on each task token
+            # and each look-up, so a stream of thousands would slow down with each incident.
+            with contextlib.suppress(ValueError):
+                execution.state_machine.executions.remove(execution)
         path = [
             e["stateEnteredEventDetails"]["name"]
             for e in history
-            if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
+            if _kind(e).endswith("StateEntered") and "stateEnteredEventDetails" in e
         ]
-        failure = next((e for e in history if e["type"] == "ExecutionFailed"), None)
+        failure = next((e for e in history if _kind(e) == "ExecutionFailed"), None)
         error = None
         if failure is not None:
             details = failure.get("executionFailedEventDetails", {})
             error = f"{details.get('error', '')}: {details.get('cause', '')}"
         output = json.loads(described["output"]) if described.get("output") else None
+        status = described["status"]
         return ExecutionResult(
             execution_arn=execution_arn,
-            status=described["status"],
+            status=str(getattr(status, "value", status)),
             output=output,
             path=path,
             waits=list(patches.state["waits"][waits_before:]),
             error=error,
+            history=history,
         )
 
     def run(self, event: Mapping[str, Any]) -> ExecutionResult:
@@ -586,6 +702,12 @@ ONCALL_ANSWERS: dict[str, Mapping[str, Any]] = {
     "resolve": {"decision": "resolved", "answered_by": "local-oncall", "note": "fixed by hand"},
 }
 DEFAULT_ANSWER = ONCALL_ANSWERS["resolve"]
+
+
+def _kind(event: Mapping[str, Any]) -> str:
+    """A history event's type as AWS spells it (moto's backend holds an enum)."""
+    kind = event.get("type", "")
+    return str(getattr(kind, "value", kind))
 
 
 def _status(backend: Any, execution_arn: str) -> str:

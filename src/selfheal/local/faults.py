@@ -35,7 +35,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-LAMBDA_STATES = ("Diagnose", "Propose", "SafetyGate", "Execute", "Validate", "Escalate", "Learn")
+# The functions a ``lost:`` fault names (RunFinished is the function behind "Await Run End").
+LAMBDA_STATES = (
+    "Diagnose",
+    "Propose",
+    "SafetyGate",
+    "Execute",
+    "Validate",
+    "Escalate",
+    "Learn",
+    "RunFinished",
+)
 SERVICES = ("glue", "logs", "ssm", "sns", "dynamodb", "s3", "lambda", "stepfunctions", "sqs")
 # Operations the local stand-ins (SQLite store, audit directory) map onto.
 STORE_OPERATIONS = {

@@ -3,14 +3,15 @@
 - Lambda invocations are dispatched to the project's handlers in this process.
 - Wait states and Retry intervals are skipped and recorded instead of slept ("fast time").
 - Glue job runs started by Execute get their outcome from a simulated Glue environment, and a run can
-  carry an ``ErrorMessage`` (moto's runs always succeed and have none).
+  carry an ``ErrorMessage`` (moto's runs always succeed and have none); a run is held RUNNING until the
+  engine ends it (skipped waits advance the engine's simulated clock).
 - boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise), and the
   parsed ASL is cached per definition (it is re-parsed at every execution otherwise).
 - A Lambda service error (the ``ClientError`` of the Invoke call itself, e.g. a lost response) on a Task
   whose Resource is a function ARN is named ``Lambda.<code>`` as in AWS (moto names it ``Exception``).
 - Fault injection (``faults.py``): botocore hooks on every client, and the local stand-ins for DynamoDB
-  (the SQLite event store) and S3 (the audit directory) ask the fault controller before and after each
-  operation.
+  (the SQLite event store, run watches and Q-table) and S3 (the audit directory) ask the fault
+  controller before and after each operation (which also counts them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ _lock = threading.Lock()
 # Set by the engine: function name -> callable(payload: dict) -> (ok: bool, result: dict)
 Dispatcher = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
 # "data_quality": the world's Glue Data Quality results (GetDataQualityResult shapes), which moto lacks.
-state: dict[str, Any] = {"dispatch": None, "on_job_run": None, "waits": [], "data_quality": []}
+state: dict[str, Any] = {
+    "dispatch": None,
+    "on_job_run": None,
+    "on_wait": None,
+    "waits": [],
+    "data_quality": [],
+}
 
 
 def apply() -> None:
@@ -85,13 +92,22 @@ def _patch_time() -> None:
 
         def sleep(self, seconds: float) -> None:
             state["waits"].append(("retry", float(seconds)))
+            _waited(float(seconds))
 
     retrier_decl.time = _FastTime()  # type: ignore[attr-defined,assignment]
 
     def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         state["waits"].append(("wait", float(wait_seconds)))
+        _waited(float(wait_seconds))
 
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+
+
+def _waited(seconds: float) -> None:
+    """Simulated time passed (a skipped wait): the engine ends the runs whose runtime is over."""
+    hook = state["on_wait"]
+    if hook is not None:
+        hook(seconds)
 
 
 def _patch_glue() -> None:
@@ -113,6 +129,11 @@ def _patch_glue() -> None:
 
     def as_dict(self: Any) -> dict[str, Any]:
         data = original_as_dict(self)
+        # A simulated run is held in its state (RUNNING until the engine ends it); moto's own runs jump
+        # to SUCCEEDED at the first read.
+        held = getattr(self, "held_state", None)
+        if held:
+            data["JobRunState"] = held
         message = getattr(self, "error_message", None)
         if message:
             data["ErrorMessage"] = message
@@ -228,7 +249,8 @@ def _patch_lambda_service_errors() -> None:
 def _patch_local_stores() -> None:
     """``dynamodb:*`` faults apply to the SQLite event store, ``s3:PutObject`` to the audit directory."""
     from selfheal_core.adapters.audit import DirectoryAuditSink
-    from selfheal_core.adapters.sqlite_store import SqliteEventStore
+    from selfheal_core.adapters.run_watch import SqliteRunWatches
+    from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
 
     def faulted(cls: Any, name: str, service: str, operation: str) -> None:
         original = getattr(cls, name)
@@ -248,3 +270,9 @@ def _patch_local_stores() -> None:
     if hasattr(SqliteEventStore, "open_incidents"):
         faulted(SqliteEventStore, "open_incidents", "dynamodb", "Scan")
     faulted(DirectoryAuditSink, "write", "s3", "PutObject")
+    # Counted as the DynamoDB calls they stand for (``selfheal cost``): the RUN#<run id> items in the
+    # events table, and the Q-table's BatchGetItem and per-update TransactWriteItems.
+    faulted(SqliteRunWatches, "watch", "dynamodb", "PutItem")
+    faulted(SqliteRunWatches, "find", "dynamodb", "GetItem")
+    faulted(SqliteQTableStore, "load_rows", "dynamodb", "BatchGetItem")
+    faulted(SqliteQTableStore, "apply", "dynamodb", "TransactWriteItems")

@@ -210,6 +210,8 @@ class StepFunctionsEngine:
             decider=self._decide,
             answer=lambda: oncall_answer(self._harmed).to_json(),
             environment=self._environment(),
+            # The events are read from the incident log; the execution's history is not needed once it ended.
+            keep_executions=False,
         )
         engine = LocalEngine(options)
         engine.__enter__()
