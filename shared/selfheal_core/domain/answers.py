@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selfheal_core.domain.events import Answered, AnswerRequested, IncidentEvent
+from selfheal_core.domain.waiting import waiting_for
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.vocabulary import ACTIONS, CATEGORIES
 
@@ -131,10 +132,4 @@ def _optional_text(data: Mapping[str, Any], key: str, limit: int) -> str | None:
 
 def waiting_request(events: Iterable[IncidentEvent]) -> AnswerRequested | None:
     """The latest answer request with no answer after it: the question a human can answer now."""
-    waiting: AnswerRequested | None = None
-    for record in sorted(events, key=lambda r: r.seq):
-        if isinstance(record.event, AnswerRequested):
-            waiting = record.event
-        elif isinstance(record.event, Answered):
-            waiting = None
-    return waiting
+    return waiting_for(sorted(events, key=lambda r: r.seq)).request

@@ -165,14 +165,14 @@ class QLearningPolicy:
         values = self.q_values(ctx)
         preferred = rule_action(ctx)
 
-        def value(action: Action) -> float:
+        def rank(action: Action) -> tuple[bool, float]:
             # A NaN (a corrupt row) compares false with everything, so max() would keep whichever came
-            # first: rank it below every number instead.
+            # first: rank it below every number, -inf included.
             v = float(values[ACTION_INDEX[action]])
-            return -np.inf if np.isnan(v) else v
+            return (False, 0.0) if np.isnan(v) else (True, v)
 
         # Ties go to the rulebook's action, then to vocabulary order: deterministic and explainable.
-        return max(allowed, key=lambda a: (value(a), a is preferred, -ACTION_INDEX[a]))
+        return max(allowed, key=lambda a: (rank(a), a is preferred, -ACTION_INDEX[a]))
 
     def select_action(self, ctx: DecisionContext, allowed: Sequence[Action], explore: bool = True) -> Action:
         """Epsilon-greedy among ``allowed`` only: a masked action is never chosen."""
