@@ -45,6 +45,7 @@ def lambda_handler(
         config.await_human,
         config.human_timeout_seconds,
         config.region,
+        storm=deps.storm_grouping(),
     )
     metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=1)
     return result.to_json()

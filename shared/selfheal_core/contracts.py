@@ -104,6 +104,9 @@ class GateResult(Contract):
     rules_fired: tuple[str, ...]
     shadow: bool
     wait_seconds: int
+    # Storm control holds the attempt (waiting for its group's probe or the action budget): the state
+    # machine waits ``wait_seconds`` and calls SafetyGate again; nothing is executed.
+    hold: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from selfheal_core.domain.drift import DriftReport
 from selfheal_core.domain.events import (
     ActionStarted,
     Answered,
+    Correlated,
     Diagnosed,
     Escalated,
     Executed,
     Gated,
+    Held,
     IncidentEvent,
     Learned,
     Notified,
@@ -62,6 +64,8 @@ class Attempt:
     run_state: str | None = None
     fixed: bool | None = None
     elapsed_seconds: float = 0.0
+    held_since: str | None = None  # storm control first held this attempt (simulated or real UTC time)
+    held_rule: str | None = None
 
     @property
     def vetoed(self) -> bool:
@@ -87,6 +91,7 @@ class IncidentState:
     opened_at: str | None = None
     closed_at: str | None = None
     last_seq: int = -1
+    storm_group: Correlated | None = None  # the storm group the incident is in, if any
 
     @property
     def next_seq(self) -> int:
@@ -194,6 +199,12 @@ def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
             return replace(state, answer=event, closed_at=record.at)
         case Learned():
             return replace(state, learned=True)
+        case Correlated():
+            return replace(state, storm_group=event)
+        case Held():
+            held = state.current_attempt
+            since = held.held_since if held is not None and held.held_since else event.since
+            return _with_current(state, held_since=since, held_rule=event.rule)
     raise ValueError(f"no rule to apply event {event.kind!r}")
 
 

@@ -25,13 +25,16 @@ from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import EscalateResult
 from selfheal_core.domain.events import Escalated, Notified, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
+from selfheal_core.domain.storm import storm_summary_lines
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import ConcurrentUpdateError, RetryableError
 from selfheal_core.ports import EventStore, Notifier
 from selfheal_core.steps.common import load_state
+from selfheal_core.steps.storm_control import StormControl, joins_group_notification
 from selfheal_core.vocabulary import Action
 
 UNKNOWN_JOB = "unknown-job"
+STORM_GROUP_SOURCE = "storm_group"  # an escalation that joined its storm group's notification
 # Tries at recording ``notified`` after a successful publish, and the pause between them (seconds).
 RECORD_TRIES = 3
 RECORD_PAUSE = 0.2
@@ -113,6 +116,7 @@ def message_for(
         "reason": reason,
         "links": links(state, region),
         "awaiting_decision": await_human,
+        "storm": storm_summary_lines(state),
     }
 
 
@@ -127,8 +131,10 @@ def run(
     reason: str | None = None,
     source: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    storm: StormControl | None = None,
 ) -> EscalateResult:
-    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own)."""
+    """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own);
+    ``storm``: an incident whose storm group has already been notified joins that notification."""
     incident_id = ensure_incident(workflow_state, trigger, store)
     error = workflow_state.get("error")
 
@@ -138,11 +144,21 @@ def run(
         if state.last_kind == Notified.kind and reason is None:
             return state, None  # a retried Escalate whose response was lost: nothing new to say
         if state.notification_pending:
-            return state, _last_escalation(store, incident_id)  # recorded, not yet sent
+            pending = _last_escalation(store, incident_id)  # recorded, not yet sent
+            if pending.source == STORM_GROUP_SOURCE:  # joined its group's message: nothing to send
+                return evolve(
+                    state, store.append(incident_id, Notified(pending.notification_id), state.next_seq)
+                ), None
+            return state, pending
         why = reason or reason_for(error if isinstance(error, Mapping) else None, state)
         attempt = state.current_attempt
         # Waiting for the next scheduled run is a notice, not a request for a decision.
         wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
+        joined = joins_group_notification(state, storm)
+        if joined is not None:  # one message per storm group: this escalation is recorded, not sent
+            escalated = Escalated(why, joined, False, STORM_GROUP_SOURCE)
+            state = evolve(state, store.append(incident_id, escalated, state.next_seq))
+            return evolve(state, store.append(incident_id, Notified(joined), state.next_seq)), None
         escalated = Escalated(why, dedupe_key(incident_id, state.next_seq), wait, source)
         return evolve(state, store.append(incident_id, escalated, state.next_seq)), escalated
 
