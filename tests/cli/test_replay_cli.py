@@ -123,7 +123,9 @@ def test_demo_replays_every_sample_and_shows_the_duplicate(
 
 def test_replay_injects_faults_and_counts_what_reached_aws(capsys: pytest.CaptureFixture[str]) -> None:
     event = str(PROJECT_EVENTS / "glue" / "permission.json")
-    assert main(["replay", event, "--json", "--inject", "sns:Publish=Throttled", "--inject", "lost:Learn"]) == 0
+    assert (
+        main(["replay", event, "--json", "--inject", "sns:Publish=Throttled", "--inject", "lost:Learn"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["outcome"] == "escalated" and result["notifications"] == 1
     assert result["faults"] == {"sns:Publish=Throttled": 1, "lost:Learn": 1}

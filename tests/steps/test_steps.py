@@ -613,7 +613,14 @@ def test_a_published_escalation_the_log_cannot_record_is_not_published_again() -
 
     deps.store.append = append  # type: ignore[method-assign]
     result = escalate.run(
-        {"incident_id": INCIDENT}, None, deps.store, deps.notifier, True, 60, "us-east-1", sleep=lambda s: None
+        {"incident_id": INCIDENT},
+        None,
+        deps.store,
+        deps.notifier,
+        True,
+        60,
+        "us-east-1",
+        sleep=lambda s: None,
     )
     assert result.incident_id == INCIDENT and len(deps.notifier.messages) == 1
     assert deps.store.types(INCIDENT)[-1] == "escalated"  # pending: the Sweeper re-sends it if need be

@@ -20,8 +20,8 @@ from selfheal_core.domain.events import (
     Notified,
     Opened,
     Proposed,
+    Validated,
 )
-from selfheal_core.domain.events import Validated
 from selfheal_core.domain.incident import incident_id_for
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.domain.storm import StormSettings

@@ -16,8 +16,8 @@ from selfheal_core.domain.events import (
     IncidentEvent,
     Opened,
     Proposed,
+    Validated,
 )
-from selfheal_core.domain.events import Validated
 from selfheal_core.domain.incident import fold
 from selfheal_core.domain.storm import Basis, ProbeOutcome, StormSettings, StormSettingsError, Verdict
 from selfheal_core.vocabulary import Action, Category, Criticality
