@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "selfheal.commands.train",
     "selfheal.commands.qtable",
     "selfheal.commands.incidents",
+    "selfheal.commands.storm",
 )
 
 

@@ -10,6 +10,7 @@ SQLite under ``SELFHEAL_HOME``, exactly as the deployed functions persist them i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
 import json
@@ -21,7 +22,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -115,6 +116,9 @@ class EngineOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
     # Faults injected into each execution (``selfheal replay --inject``, the fault tests).
     faults: tuple[Fault, ...] = ()
+    # The functions' clock (storm control's windows and holds); None: the real one. ``selfheal storm``
+    # gives its simulated clock.
+    clock: Callable[[], datetime] | None = None
 
 
 @dataclass
@@ -376,8 +380,12 @@ class LocalEngine:
                 handler = load_handler(FUNCTIONS[logical])
             # Handlers write logs (and Powertools, past 100 values, a metrics blob even when disabled) to
             # stdout; locally stdout belongs to the CLI's output, such as one JSON object.
+            context = LambdaContext(name)
             with contextlib.redirect_stdout(sys.stderr):
-                result = handler(payload, LambdaContext(name))
+                if self.options.clock is None:
+                    result = handler(payload, context)
+                else:
+                    result = handler(payload, context, deps=self._clocked_dependencies(context))
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
         lost = controller.take_lost(logical)
@@ -388,6 +396,11 @@ class LocalEngine:
 
             raise JsonRESTError("ServiceException", f"injected fault {lost.spec}: the response was lost")
         return True, result
+
+    def _clocked_dependencies(self, context: LambdaContext) -> Any:
+        from selfheal_core.runtime.wiring import default_dependencies
+
+        return dataclasses.replace(default_dependencies(context), clock=self.options.clock)
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, event: Mapping[str, Any]) -> str:
