@@ -195,3 +195,29 @@ def test_escalations_and_vetoes_are_grouped_but_never_held(world) -> None:
     assert load_state(store, b).storm_group is not None
     gated_events = [r.event for r in store.load(b) if isinstance(r.event, Gated)]
     assert len(gated_events) == 1
+
+
+def test_a_job_at_max_concurrent_runs_is_waited_for_not_escalated() -> None:
+    import json
+    from pathlib import Path
+
+    from botocore.exceptions import ClientError
+    from selfheal_core.adapters.glue import GlueAdapter
+    from selfheal_core.errors import JobRunsBusyError, RetryableError
+
+    class BusyGlue:
+        meta = type("Meta", (), {"region_name": "us-east-1", "partition": "aws"})()
+
+        def start_job_run(self, **_: object) -> dict[str, str]:
+            error = {
+                "Error": {"Code": "ConcurrentRunsExceededException", "Message": "Concurrent runs exceeded"}
+            }
+            raise ClientError(error, "StartJobRun")  # type: ignore[arg-type]
+
+    with pytest.raises(JobRunsBusyError) as raised:
+        GlueAdapter(client=BusyGlue()).start_job_run("job-a", {})
+    assert isinstance(raised.value, RetryableError)
+    # The state machine waits on it (a long Retry on Execute) instead of escalating at once.
+    asl = json.loads((Path(__file__).resolve().parents[2] / "statemachine/incident.asl.json").read_text())
+    retry = next(r for r in asl["States"]["Execute"]["Retry"] if r["ErrorEquals"] == ["JobRunsBusyError"])
+    assert retry["MaxAttempts"] >= 5 and retry["IntervalSeconds"] >= 60 and retry["JitterStrategy"] == "FULL"

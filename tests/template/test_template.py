@@ -41,13 +41,13 @@ EXPECTED_ACTIONS = {
     | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
     | {"ssm:GetParameter"},
     "ProposeFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
-    "SafetyGateFunction": EVENT_LOG | AUDIT,
+    "SafetyGateFunction": EVENT_LOG | AUDIT | {"dynamodb:UpdateItem"},  # + the storm table
     "ExecuteFunction": EVENT_LOG
     | AUDIT
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
     "ValidateFunction": EVENT_LOG | AUDIT | {"glue:GetJobRun", "glue:GetTableVersions"},
-    "EscalateFunction": EVENT_LOG | AUDIT | {"kms:GenerateDataKey", "kms:Decrypt"},
+    "EscalateFunction": EVENT_LOG | AUDIT | {"kms:GenerateDataKey", "kms:Decrypt", "dynamodb:UpdateItem"},
     "LearnFunction": EVENT_LOG | AUDIT | {"dynamodb:BatchGetItem"},
 }
 EXPECTED_TEMPLATES = {

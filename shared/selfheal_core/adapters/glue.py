@@ -9,7 +9,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from selfheal_core.domain.drift import TableVersion
-from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
+from selfheal_core.errors import JobRunsBusyError, ReadError, RemediationError, TransientDependencyError
 from selfheal_core.ports import JobInfo, JobRun
 
 _RETRYABLE = {
@@ -152,6 +152,8 @@ class GlueAdapter:
             )
             return str(response["JobRunId"])
         except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConcurrentRunsExceededException":
+                raise JobRunsBusyError(f"start {job_name}: MaxConcurrentRuns reached") from error
             raise _translate(error, f"start {job_name}", write=True) from error
 
     def restore_table_version(self, database: str, table: str, version_id: str) -> None:

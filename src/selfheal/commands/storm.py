@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from typing import Any
 
 from selfheal.commands import help_options
@@ -98,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         storm_control=not args.no_storm_control,
         quotas=not args.no_quotas,
     )
-    figures = run_storm(scenario)
+    # Hundreds of handler threads write logs (and Powertools metric blobs) while they run; stdout carries
+    # only the figures.
+    with contextlib.redirect_stdout(sys.stderr):
+        figures = run_storm(scenario)
     if args.json:
         print(json.dumps(figures, sort_keys=False))
         return 0
