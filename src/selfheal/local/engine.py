@@ -400,6 +400,7 @@ class LocalEngine:
     def _clocked_dependencies(self, context: LambdaContext) -> Any:
         from selfheal_core.runtime.wiring import default_dependencies
 
+        assert self.options.clock is not None
         return dataclasses.replace(default_dependencies(context), clock=self.options.clock)
 
     # -- running ---------------------------------------------------------------------------------

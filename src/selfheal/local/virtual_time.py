@@ -120,7 +120,7 @@ def install() -> None:
 
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
 
-        fast = retrier_decl.time  # the engine's _FastTime: records the interval instead of sleeping
+        fast: Any = getattr(retrier_decl, "time")  # noqa: B009  (the engine's _FastTime: records, never sleeps)
         fast_sleep: Callable[[float], None] = fast.sleep
 
         def retry_sleep(seconds: float) -> None:
