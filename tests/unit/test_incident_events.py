@@ -14,11 +14,13 @@ from selfheal_core.domain.events import (
     SCHEMA_VERSION,
     ActionStarted,
     Answered,
+    Correlated,
     Diagnosed,
     DomainEvent,
     Escalated,
     Executed,
     Gated,
+    Held,
     IncidentEvent,
     Learned,
     Notified,
@@ -57,6 +59,8 @@ SAMPLES: list[DomainEvent] = [
     Notified("msg-1"),
     Answered("fixed", "me", "n", 30.0, True),
     Learned("resolved", 2, -1.25),
+    Correlated("source:s3://x@2026-12-01T00:00:00.000Z", "source:s3://x", "follower", "inc-0", 3),
+    Held(1, "storm_hold_for_probe", "2026-12-01T00:00:00.000Z", "waiting for the group's probe"),
 ]
 
 

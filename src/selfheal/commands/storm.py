@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures, sort_keys=False))
         return 0
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
+    rows = {**{k: v for k, v in figures.items() if k != "details"}, **figures["details"]}
+    width = max(len(k) for k in rows)
+    for key, value in rows.items():
         print(f"{key.ljust(width)}  {value}")
     return 0

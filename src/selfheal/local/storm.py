@@ -209,10 +209,9 @@ def run_storm(scenario: StormScenario, home: Path | None = None) -> dict[str, An
         quotas.enabled = False
         calls = controller.disarm()
         virtual_time.activate(None)
-        figures = _figures(scenario, home, events, runs, calls, statuses, quotas.throttled)
-        figures["wall_seconds"] = round(time.monotonic() - wall, 1)
-        figures["simulated_minutes"] = round(clock.seconds / 60.0, 1)
-        return figures
+        figures, details = _figures(scenario, home, events, runs, calls, statuses, quotas.throttled)
+        details["simulated_minutes"] = round(clock.seconds / 60.0, 1)
+        return {**figures, "wall_seconds": round(time.monotonic() - wall, 1), "details": details}
     finally:
         quotas.enabled = False
         virtual_time.activate(None)
@@ -244,7 +243,7 @@ def _figures(
     calls: Any,
     statuses: Counter[str],
     throttled: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
     from selfheal_core.domain.decisions import LearningTerms, transitions
     from selfheal_core.domain.events import Correlated
@@ -280,17 +279,21 @@ def _figures(
         qtable.close()
     markers = Counter(run.marker for run in runs)
     recovery = min(s.down_minutes for s in scenario.sources) * 60.0
-    return {
+    figures = {
         "incidents": scenario.incidents,
         "groups": len(groups),
         "notifications": len(calls.published),
         "glue_runs_started": len(runs),
-        "glue_runs_before_recovery": sum(1 for run in runs if run.at < recovery),
         "wasted_runs": sum(1 for run in runs if not run.succeeded),
         "duplicate_remediations": sum(count - 1 for count in markers.values() if count > 1),
         "lost_q_updates": len(expected - applied),
         "throttled_calls": throttled,
+    }
+    details = {
+        "glue_runs_before_recovery": sum(1 for run in runs if run.at < recovery),
         "start_job_run_calls": int(calls.calls.get("glue:StartJobRun", 0)),
+        "expected_q_updates": len(expected),
         "outcomes": dict(sorted(outcomes.items())),
         "executions": dict(sorted(statuses.items())),
     }
+    return figures, details
