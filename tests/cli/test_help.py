@@ -10,7 +10,16 @@ COMMANDS = [module.rsplit(".", 1)[-1] for module in COMMAND_MODULES]
 
 
 def test_every_registered_command_is_covered() -> None:
-    assert set(COMMANDS) == {"demo", "replay", "classify", "evaluate", "train", "qtable", "incidents"}
+    assert set(COMMANDS) == {
+        "demo",
+        "replay",
+        "classify",
+        "evaluate",
+        "train",
+        "qtable",
+        "incidents",
+        "storm",
+    }
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -13,10 +13,10 @@ from selfheal.errors import UsageError
 
 STORM_EXAMPLES = """\
 examples:
-  selfheal storm                                  # 500 incidents across 100 jobs, source down 30 min
-  selfheal storm --incidents 40 --jobs 8 --json   # a small storm, one JSON object
-  selfheal storm --down-minutes 90 --json         # the source stays down past the probe's attempts
-  selfheal storm --no-storm-control --json        # the same storm, every incident on its own
+  selfheal storm                              # 500 incidents, 100 jobs, 30 min
+  selfheal storm --incidents 40 --jobs 8 --json         # one JSON object
+  selfheal storm --down-minutes 240 --json    # down longer than a probe tries
+  selfheal storm --no-storm-control --json    # every incident on its own
 """
 
 DESCRIPTION = """\
