@@ -221,3 +221,42 @@ def test_a_job_at_max_concurrent_runs_is_waited_for_not_escalated() -> None:
     asl = json.loads((Path(__file__).resolve().parents[2] / "statemachine/incident.asl.json").read_text())
     retry = next(r for r in asl["States"]["Execute"]["Retry"] if r["ErrorEquals"] == ["JobRunsBusyError"])
     assert retry["MaxAttempts"] >= 5 and retry["IntervalSeconds"] >= 60 and retry["JitterStrategy"] == "FULL"
+
+
+def test_escalations_caused_by_throttling_share_one_message(world) -> None:
+    store, control, _ = world
+    notifier = RecordingNotifier()
+    throttled = {"Error": "TransientDependencyError", "Cause": "GetParameter: ThrottlingException"}
+    for n in range(5):
+        incident = incident_id_for(f"job-{n}", "jr_1")
+        store.open(incident, Opened(f"job-{n}", "jr_1"))  # Diagnose never finished: no diagnosis, no key
+        escalate.run(
+            {"incident_id": incident, "error": throttled},
+            None,
+            store,
+            notifier,
+            True,
+            60,
+            "us-east-1",
+            storm=control,
+        )
+        state = load_state(store, incident)
+        assert (
+            state.storm_group is not None
+            and state.storm_group.key == "throttle:selfheal/TransientDependencyError"
+        )
+    assert len(notifier) == 1
+    # An incident's own terminal error is not the platform's: it is told on its own.
+    own = incident_id_for("job-x", "jr_1")
+    store.open(own, Opened("job-x", "jr_1"))
+    escalate.run(
+        {"incident_id": own, "error": {"Error": "RemediationError", "Cause": "no such table"}},
+        None,
+        store,
+        notifier,
+        True,
+        60,
+        "us-east-1",
+        storm=control,
+    )
+    assert len(notifier) == 2

@@ -154,7 +154,8 @@ def run(
         attempt = state.current_attempt
         # Waiting for the next scheduled run is a notice, not a request for a decision.
         wait = await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
-        joined = joins_group_notification(state, storm)
+        error_name = str(error.get("Error") or "") if isinstance(error, Mapping) else None
+        state, joined = joins_group_notification(state, storm, store, error_name)
         if joined is not None:  # one message per storm group: this escalation is recorded, not sent
             escalated = Escalated(why, joined, False, STORM_GROUP_SOURCE)
             state = evolve(state, store.append(incident_id, escalated, state.next_seq))

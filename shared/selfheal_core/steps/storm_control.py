@@ -158,18 +158,44 @@ def _hold(
     return Review(state, gated, hold=True, hold_seconds=control.settings.hold_seconds)
 
 
-def joins_group_notification(state: IncidentState, control: StormControl | None) -> str | None:
+# Errors that say the platform (AWS throttling, Lambda capacity, lost races) stopped a step after the state
+# machine's retries, not the incident itself: escalations they cause share one message.
+PLATFORM_ERRORS = frozenset(
+    {
+        "TransientDependencyError",
+        "ConcurrentUpdateError",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+    }
+)
+
+
+def joins_group_notification(
+    state: IncidentState,
+    control: StormControl | None,
+    store: EventStore | None = None,
+    error_name: str | None = None,
+) -> tuple[IncidentState, str | None]:
     """The key of the group notification this escalation joins without publishing, or None when this
     incident publishes (it stands alone, or it is the first of its group to escalate). Also counts the
-    current attempt's failure for the breaker."""
+    current attempt's failure for the breaker. An escalation caused by a platform error (throttling after
+    every retry) joins the group of that error, so throttling never becomes an escalation storm."""
     if control is None or not control.settings.enabled:
-        return None
-    record_failures(state, control, control.clock(), current=True)
+        return state, None
+    now = control.clock()
+    record_failures(state, control, now, current=True)
+    if state.storm_group is None and error_name in PLATFORM_ERRORS and store is not None:
+        key = f"{storm.Basis.THROTTLE.value}:selfheal/{error_name}"
+        member = control.store.join(key, state.incident_id, storm.iso(now), control.settings.window_seconds)
+        joined = Correlated(member.group_id, member.key, member.role.value, member.probe, member.members)
+        state = _append(store, state, joined)
     group = state.storm_group
     if group is None:
-        return None
+        return state, None
     owner = control.store.claim_notification(group.group_id, state.incident_id)
-    return None if owner == state.incident_id else f"{group.group_id}:notification"
+    return state, None if owner == state.incident_id else f"{group.group_id}:notification"
 
 
 def reader(store: EventStore) -> Callable[[str], IncidentState | None]:
