@@ -56,6 +56,7 @@ def lambda_handler(
         config.region,
         approval_timeout_seconds=config.approval_timeout_seconds,
         answer_links=deps.answer_links,
+        storm=deps.storm_grouping(),
     )
     metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=1)
     return result.to_json()

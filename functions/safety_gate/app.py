@@ -24,8 +24,10 @@ def lambda_handler(
     payload = validate(event, "incident")
     deps = deps or default_dependencies(context)
     result = safety_gate.run(
-        payload["incident_id"], deps.store, deps.live_safety(), deps.config.backoff_seconds
+        payload["incident_id"], deps.store, deps.live_safety(), deps.config.backoff_seconds, deps.live_storm()
     )
+    if result.hold:
+        metrics.add_metric(name="StormHolds", unit=MetricUnit.Count, value=1)
     if result.action != result.proposed:
         metrics.add_metric(name="ProposalsVetoed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ProposalsReviewed", unit=MetricUnit.Count, value=1)

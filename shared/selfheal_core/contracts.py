@@ -126,6 +126,9 @@ class GateResult(Contract):
     needs_approval: bool = False
     approval: tuple[str, ...] = ()
     autonomy: str = "auto"
+    # Storm control holds the attempt (waiting for its group's probe or the action budget): the state
+    # machine waits ``wait_seconds`` and calls SafetyGate again; nothing is executed.
+    hold: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 SelfhealError
 ├── RetryableError              (the state machine retries the Task)
 │   ├── TransientDependencyError   AWS throttled us or was briefly unavailable
-│   └── ConcurrentUpdateError      an optimistic-concurrency write kept losing the race
+│   ├── ConcurrentUpdateError      an optimistic-concurrency write kept losing the race
+│   └── JobRunsBusyError           the job already runs MaxConcurrentRuns runs: wait, do not escalate
 └── TerminalError               (the state machine escalates at once)
     ├── InvalidInputError          the event or payload does not match its schema
     ├── ConfigurationError         an environment variable is missing or malformed (a deployment mistake)
@@ -34,6 +35,11 @@ class TransientDependencyError(RetryableError):
 
 class ConcurrentUpdateError(RetryableError):
     pass
+
+
+class JobRunsBusyError(RetryableError):
+    """StartJobRun refused with ConcurrentRunsExceededException: the job runs as many runs as its
+    MaxConcurrentRuns allows. The state machine waits (a long Retry on Execute) and starts it later."""
 
 
 class InvalidInputError(TerminalError):

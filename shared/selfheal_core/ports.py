@@ -11,6 +11,7 @@ from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.events import DomainEvent, IncidentEvent, Opened
 from selfheal_core.domain.evidence import DataQualityOutcome
 from selfheal_core.domain.learning import QRow, QUpdate
+from selfheal_core.domain.storm import GroupRecord, Membership
 
 
 class EventStore(Protocol):
@@ -182,4 +183,39 @@ class RunWatches(Protocol):
 class TaskRelease(Protocol):
     def succeed(self, task_token: str, output: Mapping[str, Any]) -> bool:
         """SendTaskSuccess; False when the wait is already over (released, timed out, execution ended)."""
+        ...
+
+
+class StormStore(Protocol):
+    """Group and budget state shared by every incident (``domain.storm``); every write is atomic and
+    idempotent by the id it is given, so a retried step never counts twice."""
+
+    def join(self, key: str, incident_id: str, now: str, window_seconds: int) -> Membership:
+        """Join the open group of ``key`` (whose last member came at most ``window_seconds`` before
+        ``now``), or open one with this incident as its probe; a repeated call returns the first answer."""
+        ...
+
+    def group(self, group_id: str) -> GroupRecord | None: ...
+
+    def replace_probe(self, group_id: str, old_probe: str, new_probe: str) -> bool:
+        """Make ``new_probe`` the probe if ``old_probe`` still is; True if it is now ``new_probe``."""
+        ...
+
+    def take_action(
+        self, grant_id: str, window: str, job_name: str, max_actions: int, max_per_job: int
+    ) -> bool:
+        """Count one automated action in ``window`` unless that would pass either limit; True if granted
+        (now or by an earlier call with the same ``grant_id``)."""
+        ...
+
+    def actions(self, window: str, job_name: str | None = None) -> int: ...
+
+    def record_failure(self, failure_id: str, window: str) -> int:
+        """Count a failed automated action once; returns the failures counted in ``window``."""
+        ...
+
+    def failures(self, window: str) -> int: ...
+
+    def claim_notification(self, group_id: str, incident_id: str) -> str:
+        """The incident that publishes the group's one notification: the first to claim it."""
         ...

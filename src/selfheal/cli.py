@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "selfheal.commands.report",
     "selfheal.commands.autonomy",
     "selfheal.commands.cost",
+    "selfheal.commands.storm",
 )
 
 

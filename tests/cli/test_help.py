@@ -21,6 +21,7 @@ def test_every_registered_command_is_covered() -> None:
         "report",
         "autonomy",
         "cost",
+        "storm",
     }
 
 

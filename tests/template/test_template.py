@@ -42,7 +42,7 @@ EXPECTED_ACTIONS = {
     | {"glue:ListDataQualityResults"}
     | {"ssm:GetParameter"},
     "ProposeFunction": EVENT_LOG | {"dynamodb:BatchGetItem"},
-    "SafetyGateFunction": EVENT_LOG,
+    "SafetyGateFunction": EVENT_LOG | {"dynamodb:UpdateItem"},  # + the storm table
     "ExecuteFunction": EVENT_LOG
 
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
@@ -57,7 +57,7 @@ EXPECTED_ACTIONS = {
     },
     "EscalateFunction": EVENT_LOG
     | {"s3:PutObject"}  # the labelled answers (answers/ in the audit bucket)
-    | {"kms:GenerateDataKey", "kms:Decrypt"}
+    | {"kms:GenerateDataKey", "kms:Decrypt", "dynamodb:UpdateItem"}  # + the storm table
     | {"secretsmanager:GetSecretValue"},  # the answer links' signing key
     "LearnFunction": EVENT_LOG | {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
     # Its RUN#<run id> items only (a LeadingKeys condition); SendTaskSuccess in RunFinishedReleasePolicy.

@@ -15,11 +15,13 @@ from selfheal_core.domain.events import (
     ActionStarted,
     Answered,
     AnswerRequested,
+    Correlated,
     Diagnosed,
     DomainEvent,
     Escalated,
     Executed,
     Gated,
+    Held,
     IncidentEvent,
     Learned,
     Notified,
@@ -64,6 +66,8 @@ SAMPLES: list[DomainEvent] = [
         "approval", Action.ROLLBACK, ("critical_job_low_risk_only",), "tok", "2026-12-01T01:00:00Z"
     ),
     Answered("resolved", "ana", "restored", category="schema_drift", action="rollback"),
+    Correlated("source:s3://x@2026-12-01T00:00:00.000Z", "source:s3://x", "follower", "inc-0", 3),
+    Held(1, "storm_hold_for_probe", "2026-12-01T00:00:00.000Z", "waiting for the group's probe"),
 ]
 
 

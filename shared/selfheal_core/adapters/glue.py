@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from selfheal_core.domain.drift import TableVersion
 from selfheal_core.domain.evidence import DataQualityOutcome
-from selfheal_core.errors import ReadError, RemediationError, TransientDependencyError
+from selfheal_core.errors import JobRunsBusyError, ReadError, RemediationError, TransientDependencyError
 from selfheal_core.ports import GlueCatalog, JobInfo, JobRun
 
 _RETRYABLE = {
@@ -195,6 +195,8 @@ class GlueAdapter:
             )
             return str(response["JobRunId"])
         except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConcurrentRunsExceededException":
+                raise JobRunsBusyError(f"start {job_name}: MaxConcurrentRuns reached") from error
             raise _translate(error, f"start {job_name}", write=True) from error
 
     def restore_table_version(self, database: str, table: str, version_id: str) -> None:

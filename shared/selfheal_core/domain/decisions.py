@@ -16,6 +16,7 @@ from selfheal_core.domain.learning import ACTION_INDEX, Transition, state_key
 from selfheal_core.domain.reward import RewardWeights, StepOutcome, step_reward
 from selfheal_core.domain.rules import rule_action
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
+from selfheal_core.domain.storm import STORM_RULES
 from selfheal_core.vocabulary import GLUE_ACTIONS, Action
 
 if TYPE_CHECKING:  # numpy is loaded by the functions that learn or propose, not by the others
@@ -115,8 +116,8 @@ def transitions(state: IncidentState, gate: SafetyGate, terms: LearningTerms) ->
     - A human who reports that an automated action damaged data charges the harm to the last action.
     """
     steps = [a for a in state.attempts if a.action is not None and a.proposed is not None]
-    if any(a.shadow or a.kill_switch for a in steps):
-        return []
+    if any(a.shadow or a.kill_switch or set(a.rules_fired) & set(STORM_RULES) for a in steps):
+        return []  # storm control stopped it: nothing the policy chose was tried
     answer = state.answer
     human_hours = None
     if answer is not None and answer.minutes_to_fix is not None:

@@ -402,6 +402,62 @@ class AnswerRequested(DomainEvent):
         )
 
 
+@dataclass(frozen=True)
+class Correlated(DomainEvent):
+    """Storm control put the incident in a group (``domain.storm``): it shares a cause with the others.
+    A later one moves it to another group (the breaker's, when the breaker stopped it)."""
+
+    kind: ClassVar[str] = "correlated"
+    group_id: str
+    key: str
+    role: str  # probe | follower
+    probe: str  # the probe's incident id
+    members: int = 1
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "key": self.key,
+            "role": self.role,
+            "probe": self.probe,
+            "members": self.members,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Correlated:
+        return cls(
+            group_id=str(data.get("group_id", "")),
+            key=str(data.get("key", "")),
+            role=str(data.get("role", "")),
+            probe=str(data.get("probe", "")),
+            members=int(data.get("members", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class Held(DomainEvent):
+    """Storm control holds the attempt (nothing runs): waiting for the group's probe or for the action
+    budget. Recorded when a hold starts or its reason changes; ``since``: when the attempt was first held."""
+
+    kind: ClassVar[str] = "held"
+    attempt: int
+    rule: str
+    since: str  # ISO-8601 UTC
+    detail: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        return {"attempt": self.attempt, "rule": self.rule, "since": self.since, "detail": self.detail}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Held:
+        return cls(
+            attempt=int(data["attempt"]),
+            rule=str(data.get("rule", "")),
+            since=str(data.get("since", "")),
+            detail=str(data.get("detail", "")),
+        )
+
+
 # The answers a human gives now, then the older ones still found in logs.
 ANSWER_DECISIONS = ("approve", "reject", "resolved", "timeout")
 HUMAN_DECISIONS = (*ANSWER_DECISIONS, "fixed", "rejected", "timed_out", "failed")
@@ -490,6 +546,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         AnswerRequested,
         Answered,
         Learned,
+        Correlated,
+        Held,
     )
 }
 

@@ -17,10 +17,12 @@ from selfheal_core.domain.events import (
     ActionStarted,
     Answered,
     AnswerRequested,
+    Correlated,
     Diagnosed,
     Escalated,
     Executed,
     Gated,
+    Held,
     IncidentEvent,
     Learned,
     Notified,
@@ -66,6 +68,8 @@ class Attempt:
     # The soft rules / autonomy level that held the action for a human's approval, and their answer.
     approval: tuple[str, ...] = ()
     approval_answer: str | None = None  # "approve", "reject", "resolved", "timeout"...
+    held_since: str | None = None  # storm control first held this attempt (simulated or real UTC time)
+    held_rule: str | None = None
 
     @property
     def vetoed(self) -> bool:
@@ -106,6 +110,7 @@ class IncidentState:
     opened_at: str | None = None
     closed_at: str | None = None
     last_seq: int = -1
+    storm_group: Correlated | None = None  # the storm group the incident is in, if any
 
     @property
     def next_seq(self) -> int:
@@ -222,6 +227,12 @@ def evolve(state: IncidentState, record: IncidentEvent) -> IncidentState:
             return _apply_answered(state, record.at, event)
         case Learned():
             return replace(state, learned=True)
+        case Correlated():
+            return replace(state, storm_group=event)
+        case Held():
+            held = state.current_attempt
+            since = held.held_since if held is not None and held.held_since else event.since
+            return _with_current(state, held_since=since, held_rule=event.rule)
     raise ValueError(f"no rule to apply event {event.kind!r}")
 
 

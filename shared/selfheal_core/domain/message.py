@@ -83,6 +83,9 @@ def render_text(message: Mapping[str, Any]) -> str:
     stopped = stopped or list(message.get("safety_rules") or [])
     label = "Held by:      " if question == "approval" else "Stopped by:   "
     lines.append(f"{label}{', '.join(stopped) if stopped else 'no rule (see Why)'}")
+    storm = [str(line) for line in message.get("storm") or []]
+    if storm:  # storm control's part: the group, its probe, the budgets and the breaker
+        lines += ["", "Storm control:"] + [f"  {_short(line)}" for line in storm]
     commands = list(message.get("answer_commands") or [])
     if commands:
         expires = message.get("expires_at")

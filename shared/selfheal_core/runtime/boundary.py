@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from selfheal_core.adapters.throttling import transient_from
+from selfheal_core.errors import TransientDependencyError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,7 +29,20 @@ def retryable_boundary(handler: Callable[P, R]) -> Callable[P, R]:
         except Exception as error:
             transient = transient_from(error)
             if transient is None:
+                if isinstance(error, TransientDependencyError):
+                    _count_transient()
                 raise
+            _count_transient()
             raise transient from error
 
     return wrapper
+
+
+def _count_transient() -> None:
+    """Throttled (or briefly failed) AWS calls are retried by the state machine with jitter, and counted
+    here (metric ``TransientErrors``) so a storm's throttling is visible, not hidden in the retries."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from selfheal_core.runtime.observability import metrics
+
+    metrics.add_metric(name="TransientErrors", unit=MetricUnit.Count, value=1)

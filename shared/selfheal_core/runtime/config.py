@@ -13,6 +13,7 @@ from selfheal_core.domain.decisions import LearningTerms
 from selfheal_core.domain.learning import LearnerSettings
 from selfheal_core.domain.reward import RewardWeights
 from selfheal_core.domain.safety import Mode, SafetySettings
+from selfheal_core.domain.storm import StormSettings
 from selfheal_core.domain.windows import (
     BusinessHours,
     Interval,
@@ -48,6 +49,9 @@ class Config:
     store_backend: str  # "dynamodb" | "sqlite"
     events_table: str
     q_table: str
+    # Storm-control state (the DynamoDB table; with sqlite any name means on, in the same file).
+    # Empty: storm control is off.
+    storm_table: str
     sqlite_path: str
     audit_dir: str
     answers_file: str
@@ -108,6 +112,7 @@ class Config:
             store_backend=backend,
             events_table=env.get("EVENTS_TABLE", ""),
             q_table=env.get("Q_TABLE", ""),
+            storm_table=env.get("STORM_TABLE", ""),
             sqlite_path=env.get("SQLITE_PATH", ".selfheal/selfheal.sqlite3"),
             audit_dir=env.get("AUDIT_DIR", ""),
             answers_file=env.get("ANSWERS_FILE", ""),
@@ -156,6 +161,10 @@ class Config:
             answer_links_table=env.get("ANSWER_LINKS_TABLE", ""),
             run_wait_seconds=max(1.0, _float(env, "RUN_WAIT_SECONDS", 3000.0)),
         )
+
+    def storm_with(self, overrides: Mapping[str, Any]) -> StormSettings:
+        """Storm control as the settings parameter's ``storm`` object sets it (see docs/storms.md)."""
+        return StormSettings.from_data(overrides.get("storm"))
 
     def safety_with(self, overrides: Mapping[str, Any]) -> SafetySettings:
         """The deployed safety settings, with the live kill switch, mode and autonomy levels from the

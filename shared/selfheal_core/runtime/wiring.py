@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from selfheal_core.domain.diagnosis import Classify
 from selfheal_core.domain.safety import SafetySettings
@@ -19,11 +21,14 @@ from selfheal_core.ports import (
     Notifier,
     QTableStore,
     SettingsSource,
+    StormStore,
 )
 from selfheal_core.runtime.config import Config
 
 # How long a container keeps the link signing key: rotating it is rare and deliberate (docs/operations.md).
 KEY_MAX_AGE_SECONDS = 300
+if TYPE_CHECKING:
+    from selfheal_core.steps.storm_control import StormControl
 
 
 class ClassifierSource(Protocol):
@@ -65,6 +70,9 @@ class Dependencies:
     # Humans' true categories, kept as labelled examples; one-click answer links (none by default).
     labels: LabelSink | None = None
     answer_links: AnswerLinks | None = None
+    # Storm control's shared state; None: storm control is off.
+    storm_store: StormStore | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         if self.classifier is None:
@@ -73,6 +81,32 @@ class Dependencies:
     def classify(self) -> Classify:
         assert self.classifier is not None
         return self.classifier.current()
+
+    def live_storm(self) -> StormControl | None:
+        """Storm control with the settings parameter's ``storm`` object as it is right now. A malformed
+        object is logged and the defaults apply: a typo must not stop every incident."""
+        if self.storm_store is None:
+            return None
+        from selfheal_core.domain.storm import StormSettings, StormSettingsError
+        from selfheal_core.steps.storm_control import StormControl
+
+        try:
+            settings = self.config.storm_with(self.settings.load())
+        except StormSettingsError as error:
+            from selfheal_core.runtime.observability import logger
+
+            logger.error("storm settings ignored, defaults apply", extra={"reason": str(error)})
+            settings = StormSettings()
+        return StormControl(self.storm_store, settings, self.clock)
+
+    def storm_grouping(self) -> StormControl | None:
+        """Storm control for Escalate, which groups notifications only and reads no settings."""
+        if self.storm_store is None:
+            return None
+        from selfheal_core.domain.storm import StormSettings
+        from selfheal_core.steps.storm_control import StormControl
+
+        return StormControl(self.storm_store, StormSettings(), self.clock)
 
     def live_safety(self) -> SafetySettings:
         """The deployed safety settings with the kill switch and mode as they are right now."""
@@ -98,16 +132,24 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
 
     store: Any
     qtable: Any
+    storm: StormStore | None = None
     if config.store_backend == "sqlite":
         from selfheal_core.adapters.sqlite_store import SqliteEventStore, SqliteQTableStore
+        from selfheal_core.adapters.storm_store import SqliteStormStore
 
         store = SqliteEventStore(config.sqlite_path)
         qtable = SqliteQTableStore(config.sqlite_path)
+        if config.storm_table:  # locally the name only switches it on: the state shares the file
+            storm = SqliteStormStore(config.sqlite_path)
     else:
         from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore, DynamoDbQTableStore
 
         store = DynamoDbEventStore(config.events_table)
         qtable = DynamoDbQTableStore(config.q_table)
+        if config.storm_table:
+            from selfheal_core.adapters.storm_store import DynamoDbStormStore
+
+            storm = DynamoDbStormStore(config.storm_table)
     from selfheal_core.adapters.labels import FileLabelSink, S3LabelSink
 
     labels: LabelSink | None = None
@@ -129,6 +171,7 @@ def build(config: Config, account_id: str = "", partition: str = "") -> Dependen
         signatures=_parameter(config.signatures_parameter, config.settings_max_age_seconds),
         labels=labels,
         answer_links=_answer_links(config),
+        storm_store=storm,
     )
 
 

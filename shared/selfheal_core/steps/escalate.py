@@ -27,14 +27,17 @@ from selfheal_core.contracts import EscalateResult
 from selfheal_core.domain.events import Escalated, Notified, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.redaction import redact
+from selfheal_core.domain.storm import storm_summary_lines
 from selfheal_core.domain.trigger import Trigger
 from selfheal_core.errors import ConcurrentUpdateError, RetryableError
 from selfheal_core.ports import AnswerLinks, EventStore, Notifier
 from selfheal_core.steps.answers import expiry
 from selfheal_core.steps.common import load_state
+from selfheal_core.steps.storm_control import StormControl, joins_group_notification
 from selfheal_core.vocabulary import Action
 
 UNKNOWN_JOB = "unknown-job"
+STORM_GROUP_SOURCE = "storm_group"  # an escalation that joined its storm group's notification
 # Tries at recording ``notified`` after a successful publish, and the pause between them (seconds).
 RECORD_TRIES = 3
 RECORD_PAUSE = 0.2
@@ -176,6 +179,7 @@ def message_for(
         "expires_at": expires_at,
         "answer_links": dict(answer_links or {}),
         "answer_commands": answer_commands(state.incident_id, question),
+        "storm": storm_summary_lines(state),
     }
     from selfheal_core.domain.message import render_text
 
@@ -230,10 +234,12 @@ def run(
     approval_timeout_seconds: int = 3600,
     answer_links: AnswerLinks | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    storm: StormControl | None = None,
 ) -> EscalateResult:
     """``reason`` overrides the reason derived from the log and the error (the Sweeper gives its own).
     A proposal held for approval is always awaited (``question`` approval); otherwise ``await_human``
-    decides whether the workflow waits for a human's answer (``question`` fix)."""
+    decides whether the workflow waits for a human's answer (``question`` fix). ``storm``: an incident
+    whose storm group has already been notified joins that notification."""
     incident_id = ensure_incident(workflow_state, trigger, store)
     raw_error = workflow_state.get("error")
     error = raw_error if isinstance(raw_error, Mapping) else None
@@ -246,6 +252,9 @@ def run(
             return state, None, _question(state, _last_escalation(store, incident_id), error)
         if state.notification_pending:
             pending = _last_escalation(store, incident_id)  # recorded, not yet sent
+            if pending.source == STORM_GROUP_SOURCE:  # joined its group's message: nothing to send
+                notified = store.append(incident_id, Notified(pending.notification_id), state.next_seq)
+                return evolve(state, notified), None, None
             return state, pending, _question(state, pending, error)
         # The reason may quote an error message: redacted here too, since it also leaves as the step's output.
         why = redact(reason or reason_for(error, state))
@@ -255,6 +264,13 @@ def run(
         wait = approval or (
             await_human and not (attempt is not None and attempt.action is Action.LOG_AND_WAIT)
         )
+        if not approval:  # an approval is the incident's own question: never folded into a group's
+            error_name = str(error.get("Error") or "") if error is not None else None
+            state, joined = joins_group_notification(state, storm, store, error_name)
+            if joined is not None:  # one message per storm group: this escalation is recorded, not sent
+                escalated = Escalated(why, joined, False, STORM_GROUP_SOURCE)
+                state = evolve(state, store.append(incident_id, escalated, state.next_seq))
+                return evolve(state, store.append(incident_id, Notified(joined), state.next_seq)), None, None
         escalated = Escalated(why, dedupe_key(incident_id, state.next_seq), wait, source)
         state = evolve(state, store.append(incident_id, escalated, state.next_seq))
         return state, escalated, _question(state, escalated, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from selfheal_core.concurrency import retry_on_conflict
 from selfheal_core.contracts import GateResult
 from selfheal_core.domain import decisions
@@ -9,10 +11,19 @@ from selfheal_core.domain.events import Gated
 from selfheal_core.domain.safety import SafetySettings
 from selfheal_core.errors import InvalidInputError
 from selfheal_core.ports import EventStore
+from selfheal_core.steps import storm_control
 from selfheal_core.steps.common import load_state
 
 
-def run(incident_id: str, store: EventStore, safety: SafetySettings, backoff_seconds: float) -> GateResult:
+def run(
+    incident_id: str,
+    store: EventStore,
+    safety: SafetySettings,
+    backoff_seconds: float,
+    storm: storm_control.StormControl | None = None,
+) -> GateResult:
+    """``storm``: storm control (groups, budgets, breaker) after the fixed rules; None: off."""
+
     def review_once() -> GateResult:
         state = load_state(store, incident_id)
         attempt = state.current_attempt
@@ -21,6 +32,11 @@ def run(incident_id: str, store: EventStore, safety: SafetySettings, backoff_sec
         if attempt.gated is not None:  # a retried SafetyGate: the verdict stands
             return _result(attempt.gated)
         gated = decisions.review(attempt, state, safety, backoff_seconds)
+        if storm is not None:
+            review = storm_control.review(state, gated, storm, store, storm_control.reader(store))
+            state, gated = review.state, review.gated
+            if review.hold:  # nothing is gated yet: the state machine waits and asks again
+                return dataclasses.replace(_result(gated), hold=True, wait_seconds=review.hold_seconds)
         store.append(incident_id, gated, state.next_seq)
         return _result(gated)
 

@@ -10,6 +10,7 @@ SQLite under ``SELFHEAL_HOME``, exactly as the deployed functions persist them i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
 import json
@@ -131,6 +132,10 @@ class EngineOptions:
     # Keep finished executions in the emulated Step Functions (False for long streams: the result already
     # holds the history).
     keep_executions: bool = True
+
+    # The functions' clock (storm control's windows and holds); None: the real one. ``selfheal storm``
+    # gives its simulated clock.
+    clock: Callable[[], datetime] | None = None
 
 
 @dataclass
@@ -498,8 +503,12 @@ class LocalEngine:
                 handler = load_handler(FUNCTIONS[logical])
             # Handlers write logs (and Powertools, past 100 values, a metrics blob even when disabled) to
             # stdout; locally stdout belongs to the CLI's output, such as one JSON object.
+            context = LambdaContext(name)
             with contextlib.redirect_stdout(sys.stderr):
-                result = handler(payload, LambdaContext(name))
+                if self.options.clock is None:
+                    result = handler(payload, context)
+                else:
+                    result = handler(payload, context, deps=self._clocked_dependencies(context))
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             return False, {"errorType": type(error).__name__, "errorMessage": str(error)}
         finally:
@@ -515,6 +524,12 @@ class LocalEngine:
             # Selfheal now waits for this run's end: the simulated clock runs to it and Glue says so.
             self._end_run(str(result["run_id"]), jump=True)
         return True, result
+
+    def _clocked_dependencies(self, context: LambdaContext) -> Any:
+        from selfheal_core.runtime.wiring import default_dependencies
+
+        assert self.options.clock is not None
+        return dataclasses.replace(default_dependencies(context), clock=self.options.clock)
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, event: Mapping[str, Any]) -> str:
