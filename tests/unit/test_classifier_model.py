@@ -13,7 +13,7 @@ from selfheal_core.classification.features import vectorize
 from selfheal_core.classification.layers import Inspection, SignatureState, combine
 from selfheal_core.classification.model import NEVER, Policy, load, save
 from selfheal_core.classification.result import Classification
-from selfheal_core.vocabulary import CATEGORIES, HUMAN_ONLY_CATEGORIES, Category
+from selfheal_core.vocabulary import CATEGORIES, Category
 
 from selfheal.classification import training
 from selfheal.classification.corpus import Example, group_of, parse_lines
@@ -148,34 +148,3 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_value() -> None:
     low, high = first["accuracy"]
     assert low <= 30 / 35 <= high
     assert first["unsafe_rate"] == (1.0, 1.0)
-
-
-def _split(auto: Category, p_auto: float, human: Category, p_human: float) -> list[float]:
-    rest = (1.0 - p_auto - p_human) / (len(CATEGORIES) - 2)
-    return [p_auto if c is auto else p_human if c is human else rest for c in CATEGORIES]
-
-
-def test_an_auto_answer_the_model_doubts_goes_to_a_human() -> None:
-    rule = _inspection(SignatureState.AUTO, Category.SCHEMA_DRIFT)
-    # The model agrees on top but puts 0.45 on categories that need a human (code_error 0.40 + rest).
-    probs = _split(Category.SCHEMA_DRIFT, 0.5, Category.CODE_ERROR, 0.40)
-    kept = combine(rule, probs, Policy(doubt=NEVER))
-    assert kept.category is Category.SCHEMA_DRIFT
-    doubted = combine(rule, probs, Policy(doubt=0.4))
-    assert (doubted.category, doubted.source) == (Category.UNKNOWN, "model")
-    assert doubted.checks == ("model_doubt: schema_drift doubted, a human decides",)
-    strong = _inspection(SignatureState.HUMAN_STRONG, Category.PERMISSION)
-    assert combine(strong, probs, Policy(doubt=0.0)).category is Category.PERMISSION
-
-
-def test_the_doubt_threshold_minimises_the_cost_matrix() -> None:
-    # Four rule answers (schema_drift). Two are right with little human mass, two are code errors
-    # (cost 10 if kept) with more human mass: the cheapest threshold doubts exactly those two.
-    masses = [0.05, 0.10, 0.35, 0.40]
-    truth = [Category.SCHEMA_DRIFT, Category.SCHEMA_DRIFT, Category.CODE_ERROR, Category.CODE_ERROR]
-    probabilities = np.array([_split(Category.SCHEMA_DRIFT, 0.5, Category.CODE_ERROR, m) for m in masses])
-    y = np.array([CATEGORIES.index(c) for c in truth])
-    inspections = [_inspection(SignatureState.AUTO, Category.SCHEMA_DRIFT) for _ in truth]
-    policy = training.choose_policy(inspections, probabilities, y, cost_array())
-    human = [float(row[[CATEGORIES.index(c) for c in HUMAN_ONLY_CATEGORIES]].sum()) for row in probabilities]
-    assert human[1] < policy.doubt <= human[2]

@@ -108,37 +108,7 @@ def combine(inspection: Inspection, probabilities: Sequence[float] | None, polic
     return with_text_checks(_combine(inspection, probabilities, policy), inspection.text_checks)
 
 
-def human_probability(probabilities: Sequence[float]) -> float:
-    """The model's summed probability of the categories that need a human."""
-    return float(sum(probabilities[i] for i, c in enumerate(CATEGORIES) if c in HUMAN_ONLY_CATEGORIES))
-
-
-def doubted(
-    inspection: Inspection, answer: Classification, probabilities: Sequence[float], policy: Policy
-) -> bool:
-    """An auto-remediated answer the model doubts enough (``policy.doubt``) to hand to a human.
-
-    A strong human-only rule is never at stake here (its answer is human-only already)."""
-    if answer.category in HUMAN_ONLY_CATEGORIES or inspection.state is SignatureState.HUMAN_STRONG:
-        return False
-    return human_probability(probabilities) >= policy.doubt
-
-
 def _combine(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
-    answer = layered(inspection, probabilities, policy)
-    if probabilities is not None and doubted(inspection, answer, probabilities, policy):
-        return Classification(
-            category=Category.UNKNOWN,
-            confidence=round(human_probability(probabilities), 3),
-            signature=answer.signature,
-            evidence=answer.evidence,
-            source="model",
-            checks=(f"model_doubt: {answer.category.value} doubted, a human decides",),
-        )
-    return answer
-
-
-def layered(inspection: Inspection, probabilities: Sequence[float] | None, policy: Policy) -> Classification:
     if probabilities is not None:
         best = max(range(len(CATEGORIES)), key=lambda i: probabilities[i])
         top, confidence = CATEGORIES[best], float(probabilities[best])

@@ -36,8 +36,6 @@ class Policy:
     switch: a signature named an auto-remediated category, the model's top is another one.
     veto:   a signature named an auto-remediated category, the model's top needs a human.
     unlock: only a weak human-only signature hit, the model's top is an auto-remediated category.
-    doubt:  the answer is auto-remediated (a rule's or the model's), but the model's summed probability
-            of the categories that need a human reaches this: answer ``unknown`` instead.
     Chosen by minimising the cost matrix on out-of-fold predictions (training.choose_policy).
     """
 
@@ -45,7 +43,6 @@ class Policy:
     switch: float = NEVER
     veto: float = NEVER
     unlock: float = NEVER
-    doubt: float = NEVER
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from selfheal_core.classification.classifier import Classifier
 from selfheal_core.classification.costs import cost_array
 from selfheal_core.classification.features import N_FEATURES, vectorize
-from selfheal_core.classification.layers import (
-    Inspection,
-    Situation,
-    combine,
-    doubted,
-    human_probability,
-    layered,
-    situation,
-)
+from selfheal_core.classification.layers import Inspection, Situation, combine, situation
 from selfheal_core.classification.model import NEVER, Model, Policy, softmax
 from selfheal_core.vocabulary import CATEGORIES, Category
 
@@ -176,35 +168,7 @@ def choose_policy(
             if total < best_total:
                 best_total, best_threshold = total, value
         chosen[where.value] = best_threshold
-    chosen["doubt"] = choose_doubt(inspections, probabilities, y, Policy(**chosen), matrix)
     return Policy(**chosen)
-
-
-def choose_doubt(
-    inspections: Sequence[Inspection], probabilities: Floats, y: Ints, policy: Policy, matrix: Floats
-) -> float:
-    """The doubt threshold with the lowest total cost: among the answers that would be auto-remediated
-    under ``policy``, hand to a human those whose summed human-only probability reaches it. Ties keep
-    the lower threshold (more answers go to a human)."""
-    unknown = CATEGORIES.index(Category.UNKNOWN)
-    keep, doubt, human = [], [], []
-    for i, inspection in enumerate(inspections):
-        probs = [float(p) for p in probabilities[i]]
-        answer = layered(inspection, probs, policy)
-        if not doubted(inspection, answer, probs, replace(policy, doubt=0.0)):
-            continue
-        keep.append(matrix[y[i], CATEGORIES.index(answer.category)])
-        doubt.append(matrix[y[i], unknown])
-        human.append(human_probability(probs))
-    if not keep:
-        return NEVER
-    keep_cost, doubt_cost, p_human = np.array(keep), np.array(doubt), np.array(human)
-    best_total, best_threshold = float(keep_cost.sum()), NEVER
-    for value in sorted(THRESHOLDS):
-        total = float(np.where(p_human >= value, doubt_cost, keep_cost).sum())
-        if total < best_total - 1e-9:
-            best_total, best_threshold = total, value
-    return best_threshold
 
 
 # --------------------------------------------------------------------------- the recipe
