@@ -102,7 +102,9 @@ def test_show_json_has_the_row_and_the_events(replayed: dict, capsys: pytest.Cap
     assert shown["path_source"] == "execution history"
     assert shown["path"][:3] == ["Diagnose", "Already Handled?", "Run Still Going?"]
     assert shown["path"][-2:] == ["Learn", "Incident Closed"]
-    assert [w["step"] for w in shown["waits"]] == ["Wait For Job Run"]
+    # The run is awaited by its end event; polling ("Wait For Job Run") is only the fallback.
+    assert [w["step"] for w in shown["waits"]] == ["Await Run End"]
+    assert "Await Run End" in shown["path"] and "Wait For Job Run" not in shown["path"]
 
 
 def test_show_text_is_a_timeline_at_80_columns(
@@ -116,7 +118,9 @@ def test_show_text_is_a_timeline_at_80_columns(
     assert all(len(line) <= 80 for line in out.splitlines())
     for step in ("Diagnose", "Propose", "SafetyGate", "Escalate", "Learn"):
         assert step in out
-    assert "Await Human Decision" in out and "waits:" in out and "answer: fixed by local-oncall" in out
+    assert "Await Human Decision" in out and "waits:" in out and "answer: resolved by local-oncall" in out
+    # The answer is to the question asked (fix), so its row is Await Human Decision's, not Await Approval's.
+    assert "Await Approval" not in out
 
 
 def test_show_html_draws_every_state_and_the_path(

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.slow
 SOURCE_A = Source(
     "s3://lake-a/orders", "AnalysisException: Path does not exist: s3://lake-a/orders/dt=1", 30.0
 )
+# A reset connection reads as a network blip (transient_network); a refused one would not (the classifier
+# labels "Connection refused" unknown: nothing listens, a retry does not start the server).
 SOURCE_B = Source(
-    "jdbc:postgresql://crm-db:5432", "Connection refused jdbc:postgresql://crm-db:5432/crm", 5.0
+    "jdbc:postgresql://crm-db:5432", "Connection reset by peer jdbc:postgresql://crm-db:5432/crm", 5.0
 )
 
 

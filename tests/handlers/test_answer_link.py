@@ -8,6 +8,7 @@ waits on an SQS ``sendMessage.waitForTaskToken`` task whose token is in the inci
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -172,9 +173,18 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
 
 
 def _app() -> Any:
-    from conftest import load_handler_module
+    # The module itself (its wiring is patched below), by file: ``conftest`` is ambiguous across test
+    # folders, and every function's file is called app.py.
+    import sys
 
-    return load_handler_module("answer_link")
+    path = EVENTS_DIR.parent / "functions" / "answer_link" / "app.py"
+    if "fn_answer_link" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("fn_answer_link", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["fn_answer_link"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["fn_answer_link"]
 
 
 def test_get_only_confirms_and_post_answers_the_waiting_task(stack: Stack) -> None:

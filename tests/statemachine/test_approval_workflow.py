@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 SAMPLE = PROJECT_EVENTS / "glue" / "schema_drift_critical.json"
 WORLD = World.load(DEFAULT_WORLD)
 ASK = ["Escalate", "Human Decision Needed?", "Await Approval", "Check Answer", "Approved?"]
-FIX = ["Execute", "Run Started?", "Wait For Job Run", "Validate", "Fix Held?", "Learn", "Incident Closed"]
+FIX = ["Execute", "Run Started?", "Await Run End", "Validate", "Fix Held?", "Learn", "Incident Closed"]
 
 
 def events_of(home: Path, incident_id: str) -> list[Any]:

@@ -179,14 +179,16 @@ def test_the_log_gives_one_visit_per_step_and_the_asl_fills_in_the_silent_states
         "Gate Decision",
         "Execute",
         "Run Started?",
-        "Wait For Job Run",
+        "Await Run End",
         "Validate",
         "Fix Held?",
         "Learn",
         "Incident Closed",
     ]
+    # The run is awaited by its end event (a token wait, not a human's): the gap is that state's wait.
     (wait,) = waits_from_log(visits, BUNDLED)
-    assert wait.step == "Wait For Job Run" and wait.seconds == 60.0
+    assert wait.step == "Await Run End" and wait.seconds == 60.0
+    assert wait.why.startswith("Wait for the run's end") and not BUNDLED.waits_for_a_human("Await Run End")
 
 
 def test_a_second_poll_is_a_second_visit_and_the_loop_is_in_the_path() -> None:
@@ -198,7 +200,10 @@ def test_a_second_poll_is_a_second_visit_and_the_loop_is_in_the_path() -> None:
     assert [v.step for v in visits][-2:] == ["Validate", "Validate"]
     path = inferred_path(visits, BUNDLED, closed=False)
     assert path[-4:] == ["Validate", "Fix Held?", "Wait For Job Run", "Validate"]
-    assert [w.seconds for w in waits_from_log(visits, BUNDLED)] == [60.0, 60.0]
+    # The first wait is for the run's end event; polling (the fallback) is only the loop after RUNNING.
+    assert "Wait For Job Run" not in path[: path.index("Validate")]
+    waits = [(w.step, w.seconds) for w in waits_from_log(visits, BUNDLED)]
+    assert waits == [("Await Run End", 60.0), ("Wait For Job Run", 60.0)]
 
 
 def test_the_human_wait_is_at_the_approval_state_of_the_definition_given() -> None:

@@ -52,6 +52,9 @@ FUNCTIONS: dict[str, str] = {
     "Learn": "learn",
     "RunFinished": "run_finished",
 }
+# RunFinished takes its three adapters, not the shared Dependencies, and reads no clock: a simulated clock is
+# handed to every other function only.
+UNCLOCKED = frozenset({"RunFinished"})
 RUN_EVENT_DELIVERY = ("deliver", "lose", "duplicate")
 ASYNC_ATTEMPTS = 3  # an asynchronous Lambda invocation: the first try and two retries
 _import_lock = threading.RLock()
@@ -505,7 +508,7 @@ class LocalEngine:
             # stdout; locally stdout belongs to the CLI's output, such as one JSON object.
             context = LambdaContext(name)
             with contextlib.redirect_stdout(sys.stderr):
-                if self.options.clock is None:
+                if self.options.clock is None or logical in UNCLOCKED:
                     result = handler(payload, context)
                 else:
                     result = handler(payload, context, deps=self._clocked_dependencies(context))

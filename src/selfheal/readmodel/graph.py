@@ -1,11 +1,12 @@
 """The state machine as a graph, read from its ASL definition, and a layered drawing of it.
 
-The layout is the classic layered (Sugiyama) one, small enough to read: back edges (the loops: Validate
-to Propose, Wait For Job Run to Validate...) are found by a depth-first search from ``StartAt`` and set
-aside; every state gets the layer of its longest path from the start over the remaining edges; an edge
-that spans several layers passes through invisible points, one per layer, so that it bends around the
-boxes instead of crossing them; and a few barycentre sweeps order each layer to reduce crossings. Back
-edges are drawn as curves on the right-hand side. Only the top level of the definition is drawn.
+The layout is the classic layered (Sugiyama) one, small enough to read: back edges (the loops: Fix Held?
+to Propose, Fix Held? to Wait For Job Run...) are found by a depth-first search from ``StartAt`` (a
+state's edges into a chain before a shortcut past it) and set aside; every state gets the layer of its
+longest path from the start over the remaining edges; an edge that spans several layers passes through
+invisible points, one per layer, so that it bends around the boxes instead of crossing them; and a few
+barycentre sweeps order each layer to reduce crossings. Back edges are drawn as curves on the right-hand
+side. Only the top level of the definition is drawn.
 """
 
 from __future__ import annotations
@@ -66,12 +67,22 @@ class Machine:
     def type_of(self, name: str) -> str:
         return str(self.states.get(name, {}).get("Type", ""))
 
-    def waits_for_a_human(self, name: str) -> bool:
+    def waits_for_a_token(self, name: str) -> bool:
+        """A Task that waits until something sends its token back (a human, or a run's end event)."""
         state = self.states.get(name, {})
         return state.get("Type") == "Task" and "waitForTaskToken" in str(state.get("Resource", ""))
 
+    def waits_for_a_human(self, name: str) -> bool:
+        """A token wait for a human's answer: any but one whose payload ``watch``es a run ("Await Run
+        End", released by the run's end event)."""
+        if not self.waits_for_a_token(name):
+            return False
+        parameters = self.states[name].get("Parameters")
+        payload = parameters.get("Payload") if isinstance(parameters, Mapping) else None
+        return not (isinstance(payload, Mapping) and "watch" in payload)
+
     def is_wait(self, name: str) -> bool:
-        return self.type_of(name) == "Wait" or self.waits_for_a_human(name)
+        return self.type_of(name) == "Wait" or self.waits_for_a_token(name)
 
     def successors(self, name: str) -> list[str]:
         return list(dict.fromkeys(e.target for e in self.edges if e.source == name))
@@ -155,7 +166,7 @@ def _depth_first(machine: Machine) -> tuple[list[str], set[Edge]]:
     order: list[str] = []
     back: set[Edge] = set()
     state = {name: 0 for name in machine.states}  # 0 new, 1 on the stack, 2 done
-    outgoing = {name: [e for e in machine.edges if e.source == name] for name in machine.states}
+    outgoing = {name: _explore_order(machine, name) for name in machine.states}
     roots = [machine.start] + [n for n in machine.states if n != machine.start]
     for root in roots:
         if state.get(root, 2) != 0:
@@ -178,6 +189,19 @@ def _depth_first(machine: Machine) -> tuple[list[str], set[Edge]]:
                 order.append(edge.target)
                 stack.append((edge.target, 0))
     return order, back
+
+
+def _explore_order(machine: Machine, name: str) -> list[Edge]:
+    """``name``'s edges, those to a state with an edge to another of its targets first: the chain
+    (Await Run End to Wait For Job Run to Validate) is laid down before the shortcut beside it, so the
+    loop back into the chain (Fix Held? to Wait For Job Run) is the edge drawn back."""
+    edges = [e for e in machine.edges if e.source == name]
+    targets = {e.target for e in edges}
+
+    def feeds_a_sibling(edge: Edge) -> bool:
+        return any(t not in (edge.target, name) for t in machine.successors(edge.target) if t in targets)
+
+    return sorted(edges, key=lambda e: not feeds_a_sibling(e))
 
 
 def _layers(machine: Machine, order: list[str], back: set[Edge]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from selfheal.errors import UsageError
 from selfheal.readmodel.describe import what
 from selfheal.readmodel.graph import Machine
 from selfheal.readmodel.records import IncidentLog, summary
-from selfheal.readmodel.timeline import Story, step_of, story, visits_from_log
+from selfheal.readmodel.timeline import Story, step_of, story, visits_from_log, with_questions
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class IncidentDocument:
         """``[{type, at, seq, step, what, ...the event's data}]``: the envelope wins a name clash."""
         shown = []
         previous = None
-        for record in self.log.records:
-            step = step_of(record, self.machine, previous)
+        for record, asked in zip(self.log.records, with_questions(self.log.records), strict=True):
+            step = step_of(asked, self.machine, previous)
             previous = step if step in self.machine.states else previous
             shown.append(
                 {

@@ -111,17 +111,26 @@ def answer_step(machine: Machine, question: str, previous: str | None) -> str:
     return waiting[0] if waiting else "Human"
 
 
+def with_questions(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records, each ``answered`` that does not name its question given the latest one asked (so
+    that its step is the state that asked it)."""
+    shown: list[Mapping[str, Any]] = []
+    question = "fix"  # a log from before answer requests: its only question was "what fixed it?"
+    for record in records:
+        if record["type"] == ANSWER_REQUESTED:
+            question = str(record["data"].get("question") or "")
+        if record["type"] == ANSWERED and not record["data"].get("question"):
+            record = {**record, "data": {**record["data"], "question": question}}
+        shown.append(record)
+    return shown
+
+
 def visits_from_log(log: IncidentLog, machine: Machine) -> list[Visit]:
     """One visit per step the log shows, in order: a record opens a new visit when its step differs from
     the previous record's, or when it repeats the previous record's kind (a second poll of Validate)."""
     visits: list[Visit] = []
     previous_kind = None
-    question = "fix"  # a log from before answer requests: its only question was "what fixed it?"
-    for record in log.records:
-        if record["type"] == ANSWER_REQUESTED:
-            question = str(record["data"].get("question") or "")
-        if record["type"] == ANSWERED and not record["data"].get("question"):
-            record = {**record, "data": {**record["data"], "question": question}}
+    for record in with_questions(log.records):
         step = step_of(record, machine, visits[-1].step if visits else None)
         if visits and visits[-1].step == step and record["type"] != previous_kind:
             last = visits[-1]
@@ -193,8 +202,9 @@ def inferred_path(visits: Sequence[Visit], machine: Machine, closed: bool) -> li
 
 
 def waits_from_log(visits: Sequence[Visit], machine: Machine) -> list[Wait]:
-    """The gap before a visit is a wait when the route from the previous step passes a Wait state (the
-    wait is that state's); a visit of a state that waits for a human's answer is a wait until it ends."""
+    """The gap before a visit is a wait when the route from the previous step passes a Wait state or a
+    Task that waits for its token, like "Await Run End" (the wait is that state's); a visit of a state
+    that waits for a human's answer is a wait until it ends."""
     waits: list[Wait] = []
     for before, after in pairwise(visits):
         gap = _seconds(before.left, after.entered)
@@ -206,7 +216,7 @@ def waits_from_log(visits: Sequence[Visit], machine: Machine) -> list[Wait]:
         if before.step not in machine.states or after.step not in machine.states:
             continue
         route = machine.route(before.step, after.step) or []
-        waited = [s for s in route[:-1] if machine.type_of(s) == "Wait"]
+        waited = [s for s in route[:-1] if machine.is_wait(s)]
         if waited:
             waits.append(Wait(waited[-1], before.left, after.entered, gap, _why(machine, waited[-1])))
     return waits

@@ -15,7 +15,7 @@ from selfheal.local.render import OUTCOME_STYLE
 from selfheal.readmodel.describe import duration, what
 from selfheal.readmodel.records import parse_time
 from selfheal.readmodel.show import IncidentDocument
-from selfheal.readmodel.timeline import step_of
+from selfheal.readmodel.timeline import step_of, with_questions
 from selfheal.untrusted import for_terminal
 
 DASH = "-"
@@ -101,8 +101,8 @@ def print_timeline(console: Console, document: IncidentDocument) -> None:
     table.add_column("what was decided", overflow="fold", ratio=1)
     previous_at: str | None = None
     previous_step: str | None = None
-    for record in document.log.records:
-        step = step_of(record, document.machine, previous_step)
+    for record, asked in zip(document.log.records, with_questions(document.log.records), strict=True):
+        step = step_of(asked, document.machine, previous_step)
         previous_step = step if step in document.machine.states else previous_step
         gap = DASH
         if previous_at is not None:
