@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selfheal_core.domain.answers import parse_answer
 from selfheal_core.vocabulary import Action
 
-from selfheal.simulator.engine import IncidentResult, InProcessEngine
+from selfheal.simulator.engine import IncidentResult, InProcessEngine, approval_answer
 from selfheal.simulator.evaluation import WITHOUT_APPROVALS, evaluate
 from selfheal.simulator.policies import LearnedPolicy, OraclePolicy, Policy, RulesPolicy, oracle_plan
 from selfheal.simulator.scenario import (
@@ -23,7 +24,6 @@ from selfheal.simulator.scenario import (
     parse_scenario,
     shipped_scenarios_dir,
 )
-from selfheal.simulator.sfn_engine import ApprovalsNotSupported, StepFunctionsEngine
 from selfheal.simulator.world import generate_incidents
 
 PINNED = Path(__file__).parent / "data" / "shipped_results_pinned.json"
@@ -286,11 +286,35 @@ def test_evaluate_compares_each_gated_policy_with_and_without_approvals(classify
     assert e.results["rules" + WITHOUT_APPROVALS] == none.results["rules"]
 
 
-def test_the_stepfunctions_engine_refuses_approvals_clearly(tmp_path: Path) -> None:
-    s = load_scenario(shipped_scenarios_dir() / "approvals.json")
-    with pytest.raises(ApprovalsNotSupported, match="not supported on the stepfunctions engine yet"):
-        StepFunctionsEngine(s, tmp_path)
-    assert list(tmp_path.iterdir()) == []  # refused before anything was provisioned
+def test_the_in_process_engine_records_the_deployed_approval_path(classify: Any) -> None:
+    """Escalate (the request) → answer_requested → answered (the world's draw) → Execute on approve, or
+    straight to Learn on reject, as the state machine does; Learn then sees the approval, not a hold."""
+    s = held(approve_probability=0.5)
+    assert s.approvals is not None
+    engine, policy = InProcessEngine(s), RulesPolicy(s, 0)
+    seen: set[str] = set()
+    for incident in generate_incidents(s, 30, 0, classify):
+        state = engine.run_deployed(incident, policy)
+        asked = [a for a in state.attempts if a.needs_approval]
+        if not asked:
+            continue
+        kinds = [r.event.kind for r in policy.store.load(state.incident_id)]
+        start = kinds.index("gated") + 1
+        decision = "approve" if incident.approval(s.approvals, 1)[1] else "reject"
+        assert asked[0].approval_answer == decision
+        after = "executed" if decision == "approve" else "learned"
+        assert kinds[start : start + 5] == ["escalated", "notified", "answer_requested", "answered", after]
+        assert state.learned and state.assisted == (decision == "approve")  # the rollback always fixes it
+        seen.add(decision)
+    assert seen == {"approve", "reject"}
+    assert engine.anomalies == []
+
+
+def test_the_simulated_answers_are_ones_the_deployed_check_answer_accepts() -> None:
+    approve = parse_answer(approval_answer(True, harmed=False), "approval")
+    reject = parse_answer(approval_answer(False, harmed=True), "approval")
+    assert (approve.decision, approve.harmful) == ("approve", False)
+    assert (reject.decision, reject.harmful) == ("reject", True)
 
 
 def _main(argv: list[str]) -> int:
@@ -307,13 +331,6 @@ def _main(argv: list[str]) -> int:
     except cli.UsageError as error:
         print(f"selfheal {args.command}: error: {error}", file=__import__("sys").stderr)
         return 2
-
-
-def test_evaluate_on_the_stepfunctions_engine_with_approvals_is_one_clear_line(capsys: Any) -> None:
-    assert _main(["evaluate", "--scenario", "approvals", "--engine", "stepfunctions", "--json"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1
-    assert "approvals: not supported on the stepfunctions engine yet" in captured.err
 
 
 def test_evaluate_shows_the_approval_comparison(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from selfheal_core.domain.events import Gated, IncidentEvent, Proposed
+from selfheal_core.domain.events import Answered, Gated, IncidentEvent, Proposed
 
 from selfheal.simulator.engine import IncidentResult, InProcessEngine
 from selfheal.simulator.policies import LearnedPolicy, ManualPolicy, RulesPolicy
@@ -31,9 +31,12 @@ from selfheal.simulator.world import CachedClassifier, Incident, default_classif
 
 pytestmark = pytest.mark.slow
 
-SCENARIOS = ("default", "traps", "job_specific", "changing_remedy")
+SCENARIOS = ("default", "traps", "job_specific", "changing_remedy", "approvals")
 INCIDENTS = 25
 SEED = 0
+# Held actions are rare (a critical job's rollback or quarantine): this seed's first 25 incidents ask for
+# two approvals, one granted (its rollback then holds: an assisted resolution) and one rejected.
+SEEDS = {"approvals": 8}
 FLOATS = ("minutes", "human_hours")
 
 
@@ -60,23 +63,24 @@ class Runs:
 @pytest.fixture(scope="module", params=SCENARIOS)
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     scenario = load_scenario(shipped_scenarios_dir() / f"{request.param}.json")
-    stream = generate_incidents(scenario, INCIDENTS, SEED, CachedClassifier(default_classifier()))
+    seed = SEEDS.get(request.param, SEED)
+    stream = generate_incidents(scenario, INCIDENTS, seed, CachedClassifier(default_classifier()))
     inprocess = InProcessEngine(scenario)
-    learned_here = LearnedPolicy(scenario, SEED)
+    learned_here = LearnedPolicy(scenario, seed)
     expected = {
-        "rules": [inprocess.run_incident(i, RulesPolicy(scenario, SEED)) for i in stream],
-        "frozen": [inprocess.run_incident(i, p) for p in [FrozenLearned(scenario, SEED)] for i in stream],
+        "rules": [inprocess.run_incident(i, RulesPolicy(scenario, seed)) for i in stream],
+        "frozen": [inprocess.run_incident(i, p) for p in [FrozenLearned(scenario, seed)] for i in stream],
         "learned": [inprocess.run_incident(i, learned_here) for i in stream],
     }
     home = tmp_path_factory.mktemp(f"sfn-{request.param}")
-    with StepFunctionsEngine(scenario, home / "online", seed=SEED, keep_events=True) as engine:
-        got = {"rules": [engine.run_incident(i, RulesPolicy(scenario, SEED)) for i in stream]}
-        online = LearnedPolicy(scenario, SEED)
+    with StepFunctionsEngine(scenario, home / "online", seed=seed, keep_events=True) as engine:
+        got = {"rules": [engine.run_incident(i, RulesPolicy(scenario, seed)) for i in stream]}
+        online = LearnedPolicy(scenario, seed)
         got["learned"] = [engine.run_incident(i, online) for i in stream]
         q_sfn = engine.q_rows("learned")
         got["manual"] = [engine.run_incident(i, ManualPolicy()) for i in stream[:3]]
-    with StepFunctionsEngine(scenario, home / "frozen", seed=SEED, learning=False) as frozen:
-        got["frozen"] = [frozen.run_incident(i, FrozenLearned(scenario, SEED)) for i in stream]
+    with StepFunctionsEngine(scenario, home / "frozen", seed=seed, learning=False) as frozen:
+        got["frozen"] = [frozen.run_incident(i, FrozenLearned(scenario, seed)) for i in stream]
     assert engine.events is not None
     yield Runs(
         scenario,
@@ -152,6 +156,27 @@ def test_learned_online_never_harms_and_never_takes_a_masked_action(runs: Runs) 
             if isinstance(event, Gated):
                 assert event.action in (event.proposed, "escalate")
     assert proposals >= INCIDENTS
+
+
+def test_held_actions_are_asked_and_answered_on_the_state_machine(runs: Runs) -> None:
+    if runs.scenario.active_approvals is None:  # nothing is held for approval: a soft rule escalates
+        assert all(r.approval_requests == 0 for p in ("rules", "learned") for r in runs.sfn[p])
+        return
+    for policy in ("rules", "learned"):
+        results = runs.sfn[policy]
+        assert sum(r.approval_requests for r in results) == 2
+        assert sum(r.approvals_granted for r in results) == 1
+        assert sum(r.assisted for r in results) == 1
+        answers = [
+            r.event
+            for incident in runs.stream
+            for r in runs.events[(policy, incident.index)]
+            if isinstance(r.event, Answered)
+        ]
+        assert sorted(a.decision for a in answers if a.decision in ("approve", "reject")) == [
+            "approve",
+            "reject",
+        ]
 
 
 def test_only_rules_and_learned_run_on_the_state_machine(runs: Runs) -> None:

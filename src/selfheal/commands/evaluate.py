@@ -111,12 +111,9 @@ def make_engine(name: str, scenario: Any, seed: int = 0) -> Any:
     from selfheal.simulator.engine import InProcessEngine
 
     if name == "stepfunctions":
-        from selfheal.simulator.sfn_engine import ApprovalsNotSupported, StepFunctionsEngine
+        from selfheal.simulator.sfn_engine import StepFunctionsEngine
 
-        try:
-            return StepFunctionsEngine(scenario, seed=seed)
-        except ApprovalsNotSupported as error:
-            raise UsageError(str(error)) from None
+        return StepFunctionsEngine(scenario, seed=seed)
     return InProcessEngine(scenario)
 
 

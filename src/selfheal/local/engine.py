@@ -121,6 +121,8 @@ class EngineOptions:
     decider: Callable[[str, Mapping[str, str]], bool] | None = None
     # The local on-call's answer to a decision request (default: they fixed it by hand).
     answer: Callable[[], Mapping[str, Any]] | None = None
+    # The local on-call's answer to an approval request (default: with ``human="answer"``, approve).
+    approval_answer: Callable[[], Mapping[str, Any]] | None = None
     # Extra environment for the functions (a simulator sets the scenario's timings and human cost).
     environment: Mapping[str, str] = field(default_factory=dict)
     # Faults injected into each execution (``selfheal replay --inject``, the fault tests).
@@ -673,7 +675,11 @@ class LocalEngine:
         human = self.options.human
         if human == "answer":
             if question == "approval":
-                return ONCALL_ANSWERS["approve"]
+                return (
+                    self.options.approval_answer()
+                    if self.options.approval_answer
+                    else ONCALL_ANSWERS["approve"]
+                )
             return self.options.answer() if self.options.answer else DEFAULT_ANSWER
         return ONCALL_ANSWERS.get(human, ONCALL_ANSWERS["reject"])
 

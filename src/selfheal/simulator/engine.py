@@ -15,8 +15,8 @@ from selfheal_core.domain.events import Diagnosed, DomainEvent, Executed, Opened
 from selfheal_core.domain.incident import IncidentState, evolve, incident_id_for
 from selfheal_core.domain.qlearning import ACTION_INDEX
 from selfheal_core.domain.safety import SafetyGate, SafetySettings
+from selfheal_core.steps import answers, learn, propose, safety_gate
 from selfheal_core.steps import escalate as escalate_step
-from selfheal_core.steps import learn, propose, safety_gate
 from selfheal_core.steps.common import load_state
 from selfheal_core.vocabulary import ACTIONS, GLUE_ACTIONS, Action
 
@@ -201,6 +201,20 @@ def oncall_answer(harmed: bool) -> HumanAnswer:
     return HumanAnswer("fixed", by="local-oncall", notes="fixed by hand", harmful=harmed)
 
 
+def approval_answer(approved: bool, harmed: bool) -> dict[str, Any]:
+    """The simulated on-call's answer to an approval request (the answer payload SendTaskSuccess
+    carries), from the world's draw. After a rejection the state machine goes straight to Learn with
+    this answer: the human fixes it by hand, and says so when an earlier automated action damaged data."""
+    if approved:
+        return {"decision": "approve", "answered_by": "local-oncall", "note": "approved"}
+    return {
+        "decision": "reject",
+        "answered_by": "local-oncall",
+        "note": "rejected; fixed by hand",
+        "harmful": harmed,
+    }
+
+
 @dataclass(frozen=True)
 class DeployedSettings:
     """What the deployed Lambdas would be configured with to run this scenario (both engines use it)."""
@@ -282,8 +296,9 @@ class InProcessEngine:
         return tally.result()
 
     def run_deployed(self, incident: Incident, policy: DeployedPolicy) -> IncidentState:
-        """One incident through the state machine's path (Diagnose → Propose → SafetyGate → Execute →
-        Validate → ... → Escalate → Learn), with the deployed step code and the scenario's Glue."""
+        """One incident through the state machine's path (Diagnose → Propose → SafetyGate → [Escalate →
+        Await Approval → Check Answer → Approved?] → Execute → Validate → ... → Escalate → Learn), with the
+        deployed step code and the scenario's Glue."""
         store, settings = policy.store, self.deployed
         job, run_id = incident.job, run_id_for(incident)
         incident_id = incident_id_for(job.name, run_id)
@@ -292,6 +307,7 @@ class InProcessEngine:
         tally = IncidentTally(self.scenario, incident)
         harmed = False
         escalate = False
+        answer: HumanAnswer | None = None
         while True:
             propose.run(
                 incident_id,
@@ -311,12 +327,11 @@ class InProcessEngine:
                 escalate = True
                 break
             current = state.current_attempt
-            held = current is not None and current.gated is not None and bool(current.gated.approval)
-            # Await Approval: the simulated human answers (the draws ``account`` reads); a rejection goes
-            # to a human who fixes it by hand.
-            if held and not tally.ask_approval()[1]:
-                escalate = True
-                break
+            if current is not None and current.needs_approval:
+                answer = self.await_approval(incident_id, store, tally, harmed)
+                if answer.decision != "approve":  # Approved? → Learn: the human owns it
+                    break
+                answer = None
             if action not in GLUE_ACTIONS:  # log_and_wait: nothing runs, the owner is told
                 _append(store, incident_id, Executed(number, action))
                 break
@@ -339,9 +354,8 @@ class InProcessEngine:
             if number >= settings.safety.max_attempts:
                 escalate = True
                 break
-        answer = None
         workflow = {"incident_id": incident_id}
-        escalated = escalate or action is Action.LOG_AND_WAIT
+        escalated = answer is None and (escalate or action is Action.LOG_AND_WAIT)
         if escalated:
             result = escalate_step.run(workflow, None, store, NullNotifier(), True, 3600, "us-east-1")
             answer = oncall_answer(harmed) if result.await_human else None
@@ -356,6 +370,20 @@ class InProcessEngine:
             policy.terms,
         )
         return load_state(store, incident_id)
+
+    def await_approval(
+        self, incident_id: str, store: MemoryEventStore, tally: IncidentTally, harmed: bool
+    ) -> HumanAnswer:
+        """The held proposal's path in the state machine: Escalate sends the approval request, Await
+        Approval records the wait's token, Check Answer records the simulated human's answer (the world's
+        draw, which ``account`` reads again) and returns it for Approved?."""
+        workflow = {"incident_id": incident_id}
+        request = escalate_step.run(workflow, None, store, NullNotifier(), True, 3600, "us-east-1")
+        state = load_state(store, incident_id)
+        token = f"{incident_id}:approval:{state.next_seq}"
+        answers.request(incident_id, request.question or "approval", token, request.timeout_seconds, store)
+        _, approved = tally.ask_approval()
+        return answers.record(incident_id, approval_answer(approved, harmed), store)
 
 
 def _append(store: MemoryEventStore, incident_id: str, event: DomainEvent) -> IncidentState:

@@ -40,6 +40,7 @@ from selfheal.simulator.engine import (
     IncidentTally,
     InProcessEngine,
     account,
+    approval_answer,
     oncall_answer,
     run_id_for,
 )
@@ -49,17 +50,6 @@ from selfheal.simulator.world import _BASE_COLUMNS as BASE_COLUMNS
 from selfheal.simulator.world import Incident
 
 STATE_MACHINE_POLICIES: tuple[str, ...] = ("rules", "learned")
-
-
-class ApprovalsNotSupported(ValueError):
-    """The scenario enables approvals, which this engine cannot run yet: the state machine on this
-    branch has no Await Approval state (approve-then-execute runs on the in-process engine)."""
-
-
-APPROVALS_NOT_SUPPORTED = (
-    "approvals: not supported on the stepfunctions engine yet (the state machine has no Await Approval "
-    "state); run this scenario with --engine inprocess, or set approvals.enabled to false"
-)
 
 
 def data_quality_result(job_name: str, run_id: str, fraction: float) -> dict[str, Any]:
@@ -142,8 +132,6 @@ class StepFunctionsEngine:
         seed: int = 0,
         keep_events: bool = False,
     ) -> None:
-        if scenario.active_approvals is not None:
-            raise ApprovalsNotSupported(APPROVALS_NOT_SUPPORTED)
         self.scenario = scenario
         self.learning = learning
         self.seed = seed
@@ -158,6 +146,7 @@ class StepFunctionsEngine:
         self._session: _Session | None = None
         self._current: Incident | None = None
         self._harmed = False
+        self._requests = 0  # approval requests of the current incident
         self._sequence = 0
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -209,9 +198,11 @@ class StepFunctionsEngine:
             world=world,
             decider=self._decide,
             answer=lambda: oncall_answer(self._harmed).to_json(),
+            approval_answer=self._approval_answer,
             environment=self._environment(),
             # The events are read from the incident log; the execution's history is not needed once it ended.
             keep_executions=False,
+            approvals=self.scenario.active_approvals is not None,
         )
         engine = LocalEngine(options)
         engine.__enter__()
@@ -226,8 +217,8 @@ class StepFunctionsEngine:
             "BACKOFF_SECONDS": repr(deployed.backoff_seconds),
             "HUMAN_HOURS": repr(scenario.human.mean_hours),
             "DECISION_SECONDS": repr(float(scenario.decision_seconds)),
-            # The in-process engine asks nobody for approval: a soft rule escalates, as there.
-            "APPROVALS": "false",
+            # Held actions are sent for approval only when the scenario models approvals (as in-process).
+            "APPROVALS": "true" if scenario.active_approvals is not None else "false",
         }
 
     def q_rows(self, key: str) -> dict[str, QRow]:
@@ -275,7 +266,7 @@ class StepFunctionsEngine:
             )
         # The catalog as the simulator generated it for THIS incident (job names repeat across incidents).
         session.engine.reset_tables(job.name, incident_tables(incident))
-        self._current, self._harmed = incident, False
+        self._current, self._harmed, self._requests = incident, False, 0
         try:
             run_through(session.engine, failure_event(job.name, run_id, incident.message, self._sequence))
         finally:
@@ -302,6 +293,16 @@ class StepFunctionsEngine:
             return False
         self._harmed = self._harmed or action in incident.mode.harm
         return IncidentTally(self.scenario, incident).run_succeeds(attempt, action)
+
+    def _approval_answer(self) -> Mapping[str, Any]:
+        """The on-call's answer to the incident's approval request: the world's draw for it, the one
+        the in-process engine and ``account`` read (an incident that is not running is rejected)."""
+        incident, approvals = self._current, self.scenario.active_approvals
+        if incident is None or approvals is None:
+            return approval_answer(False, self._harmed)
+        self._requests += 1
+        _, approved = incident.approval(approvals, self._requests)
+        return approval_answer(approved, self._harmed)
 
     def _empty_log(self, incident: Incident) -> list[IncidentEvent]:
         from selfheal_core.domain.events import Opened
