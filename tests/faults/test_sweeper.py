@@ -105,6 +105,17 @@ def test_one_failing_incident_does_not_keep_the_others_open() -> None:
     assert result.swept == [second] and list(result.failed) == [first]
 
 
+def test_an_incident_opened_in_the_cutoffs_own_millisecond_is_swept() -> None:
+    """The stores cut an event's time down to the millisecond: with a deadline of 0, an incident opened
+    earlier in the same millisecond as the sweep is still one opened before it."""
+    store, notifier = InMemoryEventStore(), RecordingNotifier()
+    store.now = lambda: "2026-12-01T07:00:00.123Z"  # type: ignore[method-assign]
+    incident_id = _left_open(store, "jr_1")
+    same_millisecond = datetime(2026, 12, 1, 7, 0, 0, 123400, tzinfo=UTC)
+    result = _sweep(store, Executions({ARN: "FAILED"}), notifier, now=same_millisecond, deadline_seconds=0)
+    assert result.swept == [incident_id]
+
+
 def test_the_sweeper_function_reports_what_it_swept(load_handler: Any, lambda_context: Any) -> None:
     deps = make_deps()
     incident_id = _left_open(deps.store, "jr_1")

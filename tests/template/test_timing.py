@@ -13,8 +13,12 @@ from the parameter behind its SecondsPath / TimeoutSecondsPath, and the loops fr
           + attempts x (Propose .. Propose)             the attempt loop, one poll included
           + attempts x (polls - 1) x (each poll loop after Propose)
           + Propose .. end (the last attempt, then Escalate, the human's answer and Learn)
+          + attempts x holds x (Storm Hold .. Storm Hold)   storm control holding each attempt
 
-A poll loop is the cycle through a Wait state whose length is PollSeconds, not through Propose.
+A poll loop is the cycle through a Wait state whose length is PollSeconds, not through Propose. The hold
+loop (Storm Hold, SafetyGate, Gate Decision) is bounded by the storm settings (hold_seconds, and
+max_hold_seconds per attempt), which are not template parameters: the model uses their defaults, and a
+held attempt's Back Off is counted in full although SafetyGate shortens it by the time held (an upper bound).
 
 ``Await Approval`` is entered at most once per execution (``domain/decisions.review`` asks for one approval
 per incident; tests/steps/test_approval_steps.py): the paths above avoid it, and one approval (Escalate, the
@@ -29,11 +33,13 @@ service errors and lost races, are left to the margin that remains (docs/operati
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from selfheal_core.domain.storm import StormSettings
 
 HISTORY_LIMIT = 25_000
 TASK_SECONDS = 10
@@ -48,8 +54,16 @@ SECONDS_PATHS = {
 ATTEMPT_STATE = "Propose"
 APPROVAL_STATE = "Await Approval"
 APPROVAL_PATH = ("Escalate", "Human Decision Needed?", APPROVAL_STATE, "Check Answer", "Approved?")
+# Storm control's hold loop (Storm Hold, SafetyGate, Gate Decision): SafetyGate holds an attempt and looks
+# again after the storm settings' hold_seconds until the hold passes their max_hold_seconds, then lets the
+# attempt go on or escalates it (steps/storm_control.py). The settings live in the settings parameter, not
+# in the template: the model takes their defaults (docs/storms.md), which bound the loop only as long as
+# nobody raises them.
+STORM_HOLD_STATE = "Storm Hold"
+STORM = StormSettings()
+STORM_HOLD = "storm.hold_seconds"  # the pseudo-parameter of the Storm Hold wait
 # A wait whose bound depends on the state rather than on the path it reads.
-STATE_WAITS = {APPROVAL_STATE: "ApprovalTimeoutSeconds"}
+STATE_WAITS = {APPROVAL_STATE: "ApprovalTimeoutSeconds", STORM_HOLD_STATE: STORM_HOLD}
 TIMING_PARAMETERS = (
     "ApprovalTimeoutSeconds",
     "MaxAttempts",
@@ -108,6 +122,8 @@ def state_cost(state: dict[str, Any], values: dict[str, float], name: str = "") 
                 seconds += state["TimeoutSeconds"]
         return Cost(events, seconds)
     if kind == "Wait":
+        if name in STATE_WAITS:
+            return Cost(2, values[STATE_WAITS[name]])
         if "SecondsPath" in state:
             wait, backoffs = _wait_seconds(state["SecondsPath"], values)
             return Cost(2, wait, backoffs)
@@ -198,6 +214,11 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
         poll = _worst(asl, wait, wait, values, avoid=ATTEMPT_STATE)
         total += Cost(repeats * poll.events, repeats * poll.seconds)
         poll_events = max(poll_events, poll.events)
+    # Each attempt may be held: a look every hold_seconds; the first look at or past max_hold_seconds
+    # escalates, so at most ceil(max_hold / hold) holds per attempt (that last look is in the paths above).
+    looks = math.ceil(STORM.max_hold_seconds / STORM.hold_seconds)
+    hold = _worst(asl, STORM_HOLD_STATE, STORM_HOLD_STATE, values, avoid=ATTEMPT_STATE)
+    total += Cost(attempts * looks * hold.events, attempts * looks * hold.seconds)
     return {
         "seconds": total.seconds,
         "events": total.events,
@@ -206,12 +227,15 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
         "backoff_seconds": backoff * (2**attempts - 1),
         "human_seconds": values["HumanTimeoutSeconds"],
         "approval_seconds": values["ApprovalTimeoutSeconds"],
+        "storm_hold_seconds": attempts * looks * hold.seconds,
+        "events_per_hold": hold.events,
     }
 
 
 def parameter_values(template: dict[str, Any], which: str) -> dict[str, float]:
     parameters = template["Parameters"]
-    return {name: float(p[which]) for name, p in parameters.items() if p["Type"] == "Number" and which in p}
+    values = {name: float(p[which]) for name, p in parameters.items() if p["Type"] == "Number" and which in p}
+    return {**values, STORM_HOLD: float(STORM.hold_seconds)}
 
 
 @pytest.mark.parametrize("name", TIMING_PARAMETERS)

@@ -104,14 +104,17 @@ def opened(category: str) -> list[MetricPoint]:
 
 
 def autonomy_of(records: Sequence[IncidentEvent]) -> str:
-    """The autonomy level that applied to the last gated action (``shadow``/``auto`` from the mode on
-    logs written before autonomy levels existed), ``none`` if nothing was gated."""
+    """The autonomy level that applied to the last gated action, ``none`` if nothing was gated.
+
+    ``shadow`` whenever the gate recorded the action as shadowed (``Gated.shadow``: the shadow level, or
+    ``mode: shadow`` on logs written before autonomy levels existed, whose ``autonomy`` reads as the
+    default ``auto`` because the log writes it only when it is not ``auto``); otherwise the level the
+    gate recorded."""
     gated = [r.event for r in records if isinstance(r.event, Gated)]
     if not gated:
         return NONE
     last = gated[-1]
-    level = str(getattr(last, "autonomy", "") or ("shadow" if last.shadow else last.mode))
-    return bounded(AUTONOMY, level)
+    return bounded(AUTONOMY, "shadow" if last.shadow else last.autonomy)
 
 
 def closed(records: Sequence[IncidentEvent]) -> list[MetricPoint]:

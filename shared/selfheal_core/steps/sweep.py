@@ -44,6 +44,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _up_to_the_millisecond(moment: datetime) -> datetime:
+    """The stores keep an event's time cut down to the millisecond: an incident opened earlier in the
+    cutoff's own millisecond is stored at that millisecond, so an exclusive cutoff cut down the same way
+    would miss it (with a deadline of 0, the incident just opened). Rounded up, the cutoff keeps every
+    incident opened before it, and at most 1 ms more."""
+    extra = moment.microsecond % 1000
+    return moment + timedelta(microseconds=1000 - extra) if extra else moment
+
+
 def needs_a_human(state: IncidentState) -> bool:
     """Neither resolved (a validated fix) nor escalated with the message delivered."""
     if state.outcome is Outcome.RESOLVED:
@@ -73,7 +82,7 @@ def run(
     on_swept: Callable[[str, str], None] | None = None,
 ) -> SweepResult:
     result = SweepResult()
-    before = iso(now - timedelta(seconds=deadline_seconds))
+    before = iso(_up_to_the_millisecond(now - timedelta(seconds=deadline_seconds)))
     after = iso(now - timedelta(seconds=lookback_seconds))
     for incident_id in index.open_incidents(before, after):
         result.examined += 1
