@@ -8,7 +8,6 @@ so it never looks like an incident's event (those start at 0, and the Sweeper's 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from selfheal_core.adapters.sqlite_file import open_sqlite
 from selfheal_core.adapters.throttling import raise_if_transient
 from selfheal_core.ports import RunWatch
 
@@ -72,13 +72,11 @@ class DynamoDbRunWatches:
 
 class SqliteRunWatches:
     def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute(
+        self._conn = open_sqlite(
+            path,
             "CREATE TABLE IF NOT EXISTS run_watches (run_id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, "
-            "job_name TEXT NOT NULL, task_token TEXT NOT NULL)"
+            "job_name TEXT NOT NULL, task_token TEXT NOT NULL);",
         )
 
     def watch(self, watch: RunWatch) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal_core.adapters.clock import utc_now_iso
+from selfheal_core.adapters.sqlite_file import open_sqlite
 from selfheal_core.domain.events import SCHEMA_VERSION, DomainEvent, IncidentEvent, Opened
 from selfheal_core.domain.learning import ACTION_INDEX, N_ACTIONS, LearnerSettings, QCell, QRow, QUpdate
 from selfheal_core.errors import ConcurrentUpdateError
@@ -66,12 +67,8 @@ CREATE TABLE IF NOT EXISTS q_updates (
 class _Database:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_sqlite(self.path, _SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:

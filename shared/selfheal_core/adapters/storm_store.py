@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from selfheal_core.adapters.sqlite_file import open_sqlite
 from selfheal_core.adapters.throttling import raise_if_transient
 from selfheal_core.domain.storm import GroupRecord, Membership, Role, group_id_for, parse_time
 from selfheal_core.errors import ConcurrentUpdateError
@@ -59,12 +60,8 @@ class SqliteStormStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_sqlite(self.path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
