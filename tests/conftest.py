@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import moto  # noqa: F401  (must precede every boto3 client; see docs local-engine §1.1)
 import pytest
@@ -22,12 +20,10 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "selfheal-test")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parent
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 if str(TESTS_DIR) not in sys.path:  # so every test module can ``import fakes``
     sys.path.insert(0, str(TESTS_DIR))
 
-from fakes import ACCOUNT_ID, REGION  # noqa: E402  (the tests folder is on sys.path from here on)
+from fakes import ACCOUNT_ID, REGION, load_handler_module  # noqa: E402  (the tests folder is on sys.path from here on)
 
 logging.getLogger("moto").setLevel(logging.WARNING)
 
@@ -44,21 +40,6 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
-
-
-_HANDLERS: dict[str, ModuleType] = {}
-
-
-def load_handler_module(function_dir: str) -> ModuleType:
-    """Load ``functions/<dir>/app.py`` under a unique module name (every dir has an ``app.py``)."""
-    if function_dir not in _HANDLERS:
-        path = FUNCTIONS_DIR / function_dir / "app.py"
-        spec = importlib.util.spec_from_file_location(f"fn_{function_dir}", path)
-        assert spec is not None and spec.loader is not None, path
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _HANDLERS[function_dir] = module
-    return _HANDLERS[function_dir]
 
 
 @pytest.fixture

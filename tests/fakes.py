@@ -9,11 +9,14 @@ share one ``trace`` list: every store append and every Glue write is logged ther
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
@@ -32,6 +35,23 @@ T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+FUNCTIONS_DIR = EVENTS_DIR.parent / "functions"
+
+
+def load_handler_module(function_dir: str) -> ModuleType:
+    """``functions/<dir>/app.py`` as module ``fn_<dir>``, loaded once (every function's file is app.py).
+
+    Registered in ``sys.modules``: a dataclass in the module resolves its annotations through it.
+    """
+    name = f"fn_{function_dir}"
+    if name not in sys.modules:
+        path = FUNCTIONS_DIR / function_dir / "app.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 class SimulatedCrash(RuntimeError):

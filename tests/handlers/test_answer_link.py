@@ -8,7 +8,6 @@ waits on an SQS ``sendMessage.waitForTaskToken`` task whose token is in the inci
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from fakes import EVENTS_DIR, REGION, make_config, make_deps
+from fakes import EVENTS_DIR, REGION, load_handler_module, make_config, make_deps
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
 from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey, StepFunctionsTaskAnswers
@@ -147,7 +146,7 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
 
         store = DynamoDbEventStore(EVENTS, client=dynamodb)
         store.open(INCIDENT, Opened("orders-etl", "jr_1", execution))
-        app = _app()
+        app = load_handler_module("answer_link")
         key = SecretKey(SECRET, client=secrets, max_age=0)
         deps = LinkDependencies(
             key=key,
@@ -170,21 +169,6 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
         finally:
             if stack.status() == "RUNNING":
                 sfn.stop_execution(executionArn=execution)
-
-
-def _app() -> Any:
-    # The module itself (its wiring is patched below), by file: ``conftest`` is ambiguous across test
-    # folders, and every function's file is called app.py.
-    import sys
-
-    path = EVENTS_DIR.parent / "functions" / "answer_link" / "app.py"
-    if "fn_answer_link" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("fn_answer_link", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["fn_answer_link"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["fn_answer_link"]
 
 
 def test_get_only_confirms_and_post_answers_the_waiting_task(stack: Stack) -> None:

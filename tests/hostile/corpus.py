@@ -16,7 +16,6 @@ does), the redacting event store (every ``domain/redaction.py`` pattern) and a f
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import itertools
 import json
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from fakes import load_handler_module
 
 REPO = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
@@ -187,19 +188,9 @@ def _escalated_in_sqlite(home: Path, job: str, run: str) -> bool:
 
 # --------------------------------------------------------------------------- the handlers, with fakes
 
-_HANDLERS: dict[str, ModuleType] = {}
-
 
 def handler(name: str) -> Callable[..., dict[str, Any]]:
-    if name not in _HANDLERS:
-        spec = importlib.util.spec_from_file_location(
-            f"hostile_fn_{name}", REPO / "functions" / name / "app.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _HANDLERS[name] = module
-    return _HANDLERS[name].lambda_handler  # type: ignore[no-any-return]
+    return load_handler_module(name).lambda_handler  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
