@@ -38,14 +38,15 @@ HEADERS = {
 @functools.lru_cache(maxsize=1)
 def _default_dependencies() -> LinkDependencies:
     from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
-    from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey, StepFunctionsTaskAnswers
+    from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey
+    from selfheal_core.adapters.stepfunctions import StepFunctionsTasks
 
     config = Config.from_env()
     return LinkDependencies(
         key=SecretKey(config.link_secret, max_age=KEY_MAX_AGE_SECONDS),
         store=DynamoDbEventStore(config.events_table),
         ledger=DynamoDbLinkLedger(config.answer_links_table),
-        answers=StepFunctionsTaskAnswers(),
+        answers=StepFunctionsTasks(),
     )
 
 

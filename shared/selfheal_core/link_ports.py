@@ -1,19 +1,15 @@
 """The small interfaces of one-click answers (``ports.py`` style): Escalate asks ``ports.AnswerLinks`` for the
 links it puts in a message; the answer link function claims a link in a ``LinkLedger`` and delivers the
-answer through ``TaskAnswers``. Adapters in ``adapters/links.py``; tests pass fakes."""
+answer through ``ports.TaskRelease``. Adapters in ``adapters/links.py``; tests pass fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from selfheal_core.domain.signed_links import SignedLink
-from selfheal_core.ports import EventStore
-
-
-class WaitOverError(Exception):
-    """The task a token belonged to no longer waits (timed out, answered, its execution ended)."""
+from selfheal_core.ports import EventStore, TaskRelease
 
 
 class LinkLedger(Protocol):
@@ -26,12 +22,6 @@ class LinkLedger(Protocol):
         ...
 
 
-class TaskAnswers(Protocol):
-    def send(self, task_token: str, answer: Mapping[str, Any]) -> None:
-        """SendTaskSuccess with ``answer`` as the task's output; ``WaitOverError`` if the task is over."""
-        ...
-
-
 @dataclass
 class LinkDependencies:
     """What the answer link function is wired with (``functions/answer_link/app.py``)."""
@@ -39,4 +29,4 @@ class LinkDependencies:
     key: Callable[[], bytes]
     store: EventStore
     ledger: LinkLedger
-    answers: TaskAnswers
+    answers: TaskRelease

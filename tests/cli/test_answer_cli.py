@@ -179,6 +179,21 @@ def test_approve_on_a_stack_sends_task_success_to_the_waiting_execution(
     assert "sent to stack prod" in capsys.readouterr().out
 
 
+def test_answering_a_wait_that_is_over_is_exit_code_2_with_the_reason(
+    stack: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = boto3.client("cloudformation", region_name=REGION).describe_stack_resource(
+        StackName="prod", LogicalResourceId="IncidentEventsTable"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    store = DynamoDbEventStore(table, client=boto3.client("dynamodb", region_name=REGION))
+    store.open(INCIDENT, Opened("revenue-close", "jr_1"))
+    stale = "token-of-an-execution-that-ended"
+    store.append(INCIDENT, AnswerRequested("approval", Action.ROLLBACK, (), stale, "2026-12-01T03:00:00Z"), 1)
+
+    assert main(["incidents", "approve", INCIDENT, "--stack", "prod"]) == 2
+    assert "the wait is over" in capsys.readouterr().err
+
+
 def test_a_missing_stack_is_a_clear_error(stack: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["incidents", "approve", INCIDENT, "--stack", "nope"]) == 2
     assert "stack 'nope'" in capsys.readouterr().err

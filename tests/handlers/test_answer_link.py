@@ -21,7 +21,8 @@ import pytest
 from fakes import EVENTS_DIR, REGION, load_handler_module, make_config, make_deps
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
-from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey, StepFunctionsTaskAnswers
+from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey
+from selfheal_core.adapters.stepfunctions import StepFunctionsTasks
 from selfheal_core.domain.events import Answered, AnswerRequested, Opened
 from selfheal_core.domain.signed_links import UrlLinkSigner, verify
 from selfheal_core.link_ports import LinkDependencies
@@ -152,7 +153,7 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
             key=key,
             store=store,
             ledger=DynamoDbLinkLedger(LEDGER, client=dynamodb),
-            answers=StepFunctionsTaskAnswers(client=sfn),
+            answers=StepFunctionsTasks(client=sfn),
         )
         stack = Stack(
             sfn,
@@ -279,7 +280,7 @@ def test_an_answer_that_fails_to_send_frees_the_link_for_a_retry(stack: Stack) -
     real = stack.deps.answers
 
     class Flaky:
-        def send(self, task_token: str, answer: Mapping[str, Any]) -> None:
+        def succeed(self, task_token: str, output: Mapping[str, Any]) -> bool:
             raise ConnectionError("network down")
 
     stack.deps.answers = Flaky()

@@ -1,10 +1,8 @@
 """AWS behind the one-click answers: the signing key (Secrets Manager), the ledger of used links
-(DynamoDB) and the answer itself (Step Functions SendTaskSuccess)."""
+(DynamoDB); the answer itself goes through ``adapters.stepfunctions.StepFunctionsTasks``."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +15,10 @@ from selfheal_core.adapters.clock import utc_now_iso
 from selfheal_core.adapters.throttling import raise_if_transient
 from selfheal_core.domain.signed_links import ReplayedLinkError, SignedLink
 from selfheal_core.errors import ConfigurationError
-from selfheal_core.link_ports import WaitOverError
 
 # A used link is remembered this long after its expiry (DynamoDB TTL deletes it later still): past its
 # expiry verification refuses it anyway, so the record only has to outlive that.
 LEDGER_GRACE = timedelta(days=1)
-# Step Functions' answers for a token whose task is over: timed out, answered, or its execution ended.
-WAIT_OVER = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
 
 
 class SecretKey:
@@ -81,18 +76,3 @@ class DynamoDbLinkLedger:
 
     def release(self, link: SignedLink) -> None:
         self.client.delete_item(TableName=self.table_name, Key={"nonce": {"S": link.nonce}})
-
-
-class StepFunctionsTaskAnswers:
-    def __init__(self, client: Any | None = None) -> None:
-        self.client = client or boto3.client("stepfunctions")
-
-    def send(self, task_token: str, answer: Mapping[str, Any]) -> None:
-        try:
-            self.client.send_task_success(taskToken=task_token, output=json.dumps(dict(answer)))
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in WAIT_OVER:
-                raise WaitOverError(code) from None
-            raise_if_transient(error, "SendTaskSuccess")
-            raise

@@ -1,5 +1,6 @@
 """Step Functions: the status of an incident's execution (DescribeExecution), for the Sweeper, and the
-release of a wait for a run's end (SendTaskSuccess), for RunFinished."""
+release of a ``.waitForTaskToken`` wait (SendTaskSuccess): a run's end (RunFinished) and a human's answer
+(the answer link function, ``selfheal incidents approve|reject|resolve --stack``)."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from selfheal_core.domain.signed_links import (
     verify,
 )
 from selfheal_core.domain.waiting import Waiting, waiting_for
-from selfheal_core.link_ports import LinkLedger, TaskAnswers, WaitOverError
-from selfheal_core.ports import EventStore
+from selfheal_core.link_ports import LinkLedger
+from selfheal_core.ports import EventStore, TaskRelease
 
 ANSWERED_BY = "link"
 # Escalate publishes the message (and signs its links) a moment before the wait starts and records its own
@@ -149,7 +149,7 @@ def answer(
     key: bytes,
     store: EventStore,
     ledger: LinkLedger,
-    answers: TaskAnswers,
+    answers: TaskRelease,
     now: datetime,
     by: str = "",
     on_error: Callable[[Exception], None] | None = None,
@@ -166,13 +166,7 @@ def answer(
         return _refusal(error)
     payload = {"decision": link.decision, "category": None, "action": None, "note": None}
     try:
-        answers.send(request.task_token, {**payload, "answered_by": ANSWERED_BY})
-    except WaitOverError:
-        return Page(
-            410,
-            "The wait is over",
-            (f"Incident {link.incident_id} no longer waits for this answer: it timed out or was answered.",),
-        )
+        delivered = answers.succeed(request.task_token, {**payload, "answered_by": ANSWERED_BY})
     except Exception as error:  # the answer did not go through: free the link so that a retry can work
         if on_error is not None:
             on_error(error)
@@ -181,6 +175,12 @@ def answer(
             503,
             "Not recorded: try again",
             ("selfheal could not deliver the answer just now; the link still works.",),
+        )
+    if not delivered:
+        return Page(
+            410,
+            "The wait is over",
+            (f"Incident {link.incident_id} no longer waits for this answer: it timed out or was answered.",),
         )
     if link.decision == "approve":
         proposed = request.proposed.value if request.proposed is not None else "the proposed action"

@@ -77,12 +77,11 @@ def run(args: argparse.Namespace) -> int:
         answer = parse_answer(payload, waiting.question)
     except InvalidInputError as error:
         raise UsageError(str(error)) from None
-    output = json.dumps(answer.to_payload())
     if stack:
-        _send(waiting.task_token, output)
+        _send(waiting.task_token, answer.to_payload())
         where = f"stack {stack}"
     else:
-        path = deliver_locally(_home(), waiting.task_token, output)
+        path = deliver_locally(_home(), waiting.task_token, json.dumps(answer.to_payload()))
         where = f"the local replay waiting on it (via {path})"
     print(f"{incident_id}: {answer.decision} sent to {where}")
     if waiting.question == "approval" and answer.decision == "approve":
@@ -115,19 +114,17 @@ def _load(incident_id: str, stack: str | None) -> list[Any]:
         store.close()
 
 
-def _send(token: str, output: str) -> None:
-    import boto3
+def _send(token: str, payload: Mapping[str, Any]) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
+    from selfheal_core.adapters.stepfunctions import StepFunctionsTasks
+    from selfheal_core.errors import TransientDependencyError
 
     try:
-        boto3.client("stepfunctions").send_task_success(taskToken=token, output=output)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise UsageError(f"the wait is over ({code}): the incident is with a human already") from None
+        delivered = StepFunctionsTasks().succeed(token, payload)
+    except (BotoCoreError, ClientError, TransientDependencyError) as error:
         raise UsageError(f"SendTaskSuccess failed: {error}") from None
-    except BotoCoreError as error:
-        raise UsageError(f"SendTaskSuccess failed: {error}") from None
+    if not delivered:
+        raise UsageError("the wait is over (timed out, answered, or its execution ended): a human owns it")
 
 
 def deliver_locally(home: Path, token: str, output: str) -> Path:
