@@ -36,7 +36,6 @@ EVENT_LOG = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
 # The least privilege each function gets (statement actions; SAM policy templates listed separately).
 EXPECTED_ACTIONS = {
     "DiagnoseFunction": EVENT_LOG
-
     | {"glue:GetJob", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetTags"}
     | {"glue:GetTableVersions", "glue:GetDataQualityResult", "logs:DescribeLogStreams", "logs:GetLogEvents"}
     | {"glue:ListDataQualityResults"}
@@ -44,7 +43,6 @@ EXPECTED_ACTIONS = {
     "ProposeFunction": EVENT_LOG | {"dynamodb:BatchGetItem"},
     "SafetyGateFunction": EVENT_LOG | {"dynamodb:UpdateItem"},  # + the storm table
     "ExecuteFunction": EVENT_LOG
-
     | {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"}
     | {"glue:GetTableVersion", "glue:GetTable", "glue:UpdateTable"},
     "ValidateFunction": EVENT_LOG
@@ -267,7 +265,13 @@ def _config_variables(repo_root: Path) -> set[str]:
 
 
 def test_environment_variables_are_ones_the_handlers_read(template: dict[str, Any], repo_root: Path) -> None:
-    known = _config_variables(repo_root) | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    observability = (repo_root / "shared/selfheal_core/runtime/observability.py").read_text()
+    assert '"POWERTOOLS_TRACE_DISABLED"' in observability
+    known = _config_variables(repo_root) | {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_TRACE_DISABLED",
+    }
     assert {"EVENTS_TABLE", "SETTINGS_PARAMETER", "MODE"} <= known
     shared = template["Globals"]["Function"]["Environment"]["Variables"]
     assert shared["STORE_BACKEND"] == "dynamodb"
@@ -285,6 +289,15 @@ def test_environment_variables_are_ones_the_handlers_read(template: dict[str, An
         assert not unknown, f"{logical_id} sets variables nothing reads: {unknown}"
     escalate = template["Resources"]["EscalateFunction"]["Properties"]["Environment"]["Variables"]
     assert escalate["TOPIC_ARN"] == {"Ref": "EscalationTopic"}
+
+
+def test_aws_calls_are_traced_only_on_request(template: dict[str, Any]) -> None:
+    """The X-Ray SDK costs a third of a cold start; Lambda's active tracing stays on regardless."""
+    assert template["Parameters"]["TraceAwsCalls"]["Default"] == "off"
+    assert template["Conditions"]["TraceAwsCallsOn"] == {"Fn::Equals": [{"Ref": "TraceAwsCalls"}, "on"]}
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TraceAwsCallsOn", "false", "true"]}
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
 
 
 def _render_settings(template: dict[str, Any], mode: str, kill_switch: bool) -> Any:

@@ -1,5 +1,9 @@
 """One Logger, Tracer and Metrics for every handler, and the decorator stack they all wear.
 
+The Tracer exists only when tracing is on (``POWERTOOLS_TRACE_DISABLED`` not true; the stack's
+``TraceAwsCalls`` parameter): the X-Ray SDK creates two botocore clients as it is imported, a third of a
+cold start, and a disabled Tracer would still import it.
+
 Every record the Powertools logger writes passes ``RedactingFilter`` first: its message, its
 arguments, every extra field (``extra={...}``) and its exception text are redacted
 (``domain/redaction.py``), cleaned of NUL and lone surrogates and capped, so what the handlers log can
@@ -8,13 +12,17 @@ carry no more secrets than what they store.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import traceback
-from collections.abc import Callable
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from selfheal_core.domain.bounds import cap_text, clean_text
 from selfheal_core.domain.redaction import redact, redact_json
@@ -75,21 +83,47 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def tracing_enabled(env: Mapping[str, str] = os.environ) -> bool:
+    return env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1")
+
+
+# A step that ends early (a duplicate, a refused input) has no metric to publish: not worth a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="Selfheal")
 REDACTING_FILTER = RedactingFilter()
 logger.registered_handler.addFilter(REDACTING_FILTER)
+
+
+def _metrics_flushed(handler: Handler) -> Handler:
+    logged = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return logged(*args, **kwargs)
+        finally:
+            # Disabled, Powertools neither prints nor clears the set, and prints it anyway once a metric
+            # reaches 100 values: on the local engine that was a JSON blob in the middle of the output.
+            if is_metrics_disabled():
+                metrics.clear_metrics()
+
+    return run  # type: ignore[return-value]
 
 
 def instrumented(correlation_id_path: str) -> Callable[[Handler], Handler]:
     """Logger with the incident as correlation id, Tracer, and Metrics flushed after each invocation."""
 
     def wrap(handler: Handler) -> Handler:
-        traced = tracer.capture_lambda_handler(metrics.log_metrics(handler), capture_response=False)
+        traced: Callable[..., Any] = _metrics_flushed(handler)
+        if tracing_enabled():
+            from aws_lambda_powertools import Tracer
+
+            traced = Tracer().capture_lambda_handler(traced, capture_response=False)
         wrapped = logger.inject_lambda_context(
             traced, correlation_id_path=correlation_id_path, clear_state=True
         )
-        return wrapped  # type: ignore[return-value]
+        return cast(Handler, wrapped)
 
     return wrap
