@@ -17,8 +17,10 @@ from the parameter behind its SecondsPath / TimeoutSecondsPath, and the loops fr
 
 A poll loop is the cycle through a Wait state whose length is PollSeconds, not through Propose. The hold
 loop (Storm Hold, SafetyGate, Gate Decision) is bounded by the storm settings (hold_seconds, and
-max_hold_seconds per attempt), which are not template parameters: the model uses their defaults, and a
-held attempt's Back Off is counted in full although SafetyGate shortens it by the time held (an upper bound).
+max_hold_seconds per attempt), which live in the settings parameter, not the template: at the template's
+defaults the model takes the storm defaults, at its maxima the longest hold the settings accept
+(``domain/storm.py``: MAX_HOLD_SECONDS in at most MAX_HOLD_LOOKS looks). A held attempt's Back Off is counted
+in full although SafetyGate shortens it by the time held (an upper bound).
 
 ``Await Approval`` is entered at most once per execution (``domain/decisions.review`` asks for one approval
 per incident; tests/steps/test_approval_steps.py): the paths above avoid it, and one approval (Escalate, the
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from selfheal_core.domain.storm import StormSettings
+from selfheal_core.domain.storm import MAX_HOLD_LOOKS, MAX_HOLD_SECONDS, StormSettings
 
 HISTORY_LIMIT = 25_000
 TASK_SECONDS = 10
@@ -56,12 +58,16 @@ APPROVAL_STATE = "Await Approval"
 APPROVAL_PATH = ("Escalate", "Human Decision Needed?", APPROVAL_STATE, "Check Answer", "Approved?")
 # Storm control's hold loop (Storm Hold, SafetyGate, Gate Decision): SafetyGate holds an attempt and looks
 # again after the storm settings' hold_seconds until the hold passes their max_hold_seconds, then lets the
-# attempt go on or escalates it (steps/storm_control.py). The settings live in the settings parameter, not
-# in the template: the model takes their defaults (docs/storms.md), which bound the loop only as long as
-# nobody raises them.
+# attempt go on or escalates it (steps/storm_control.py).
 STORM_HOLD_STATE = "Storm Hold"
-STORM = StormSettings()
+STORM_SETTINGS = {
+    "Default": StormSettings(),
+    "MaxValue": StormSettings.from_data(
+        {"max_hold_seconds": MAX_HOLD_SECONDS, "hold_seconds": math.ceil(MAX_HOLD_SECONDS / MAX_HOLD_LOOKS)}
+    ),
+}
 STORM_HOLD = "storm.hold_seconds"  # the pseudo-parameter of the Storm Hold wait
+STORM_MAX_HOLD = "storm.max_hold_seconds"
 # A wait whose bound depends on the state rather than on the path it reads.
 STATE_WAITS = {APPROVAL_STATE: "ApprovalTimeoutSeconds", STORM_HOLD_STATE: STORM_HOLD}
 TIMING_PARAMETERS = (
@@ -216,7 +222,7 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
         poll_events = max(poll_events, poll.events)
     # Each attempt may be held: a look every hold_seconds; the first look at or past max_hold_seconds
     # escalates, so at most ceil(max_hold / hold) holds per attempt (that last look is in the paths above).
-    looks = math.ceil(STORM.max_hold_seconds / STORM.hold_seconds)
+    looks = math.ceil(values[STORM_MAX_HOLD] / values[STORM_HOLD])
     hold = _worst(asl, STORM_HOLD_STATE, STORM_HOLD_STATE, values, avoid=ATTEMPT_STATE)
     total += Cost(attempts * looks * hold.events, attempts * looks * hold.seconds)
     return {
@@ -235,7 +241,8 @@ def worst_case(asl: dict[str, Any], values: dict[str, float]) -> dict[str, float
 def parameter_values(template: dict[str, Any], which: str) -> dict[str, float]:
     parameters = template["Parameters"]
     values = {name: float(p[which]) for name, p in parameters.items() if p["Type"] == "Number" and which in p}
-    return {**values, STORM_HOLD: float(STORM.hold_seconds)}
+    storm = STORM_SETTINGS[which]
+    return {**values, STORM_HOLD: float(storm.hold_seconds), STORM_MAX_HOLD: float(storm.max_hold_seconds)}
 
 
 @pytest.mark.parametrize("name", TIMING_PARAMETERS)

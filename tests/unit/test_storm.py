@@ -19,6 +19,7 @@ from selfheal_core.domain.events import (
     Validated,
 )
 from selfheal_core.domain.incident import fold
+from selfheal_core.domain.redaction import redact
 from selfheal_core.domain.storm import Basis, ProbeOutcome, StormSettings, StormSettingsError, Verdict
 from selfheal_core.vocabulary import Action, Category, Criticality
 
@@ -111,12 +112,33 @@ def test_an_unknown_failure_without_signature_stands_alone() -> None:
     assert storm.correlation_key(None) is None
 
 
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "Communications link failure jdbc:mysql://admin@db-1.internal:3306/sales",
+        "Connection refused: jdbc:postgresql://warehouse.example.com:5432/dw",
+        "Path does not exist: s3://raw-zone/orders/dt=2026-11-30/",
+    ],
+)
+def test_a_group_id_survives_the_redaction_the_event_log_applies(evidence: str) -> None:
+    key = storm.correlation_key(_diagnosis(Category.TRANSIENT_NETWORK, (evidence,)))
+    assert key is not None
+    group_id = storm.group_id_for(key.key, "2026-12-01T03:00:00Z")
+    assert redact(group_id) == group_id
+    assert storm.key_of_group(group_id) == key.key
+
+
 # -- settings ---------------------------------------------------------------------------------------
 def test_settings_default_and_round_trip() -> None:
     assert StormSettings.from_data(None) == StormSettings()
     custom = StormSettings.from_data({"max_actions": 20, "breaker_failures": 5, "group_by_signature": False})
     assert custom.max_actions == 20 and custom.breaker_failures == 5 and not custom.group_by_signature
     assert StormSettings.from_data(custom.to_data()) == custom
+
+
+def test_the_longest_hold_the_settings_accept_is_two_hours_in_120_looks() -> None:
+    longest = StormSettings.from_data({"hold_seconds": 60, "max_hold_seconds": 7200})
+    assert longest.max_hold_seconds == 7200 and longest.hold_seconds == 60
 
 
 @pytest.mark.parametrize(
@@ -131,7 +153,8 @@ def test_settings_default_and_round_trip() -> None:
         {"max_action": 5},
         {"hold_seconds": 10},
         {"hold_seconds": 60, "max_hold_seconds": 30},
-        {"hold_seconds": 30, "max_hold_seconds": 30 * 241},
+        {"hold_seconds": 30, "max_hold_seconds": 30 * 121},
+        {"hold_seconds": 300, "max_hold_seconds": 7201},
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_error(data: object) -> None:

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from selfheal_core.adapters.sqlite_file import open_sqlite
 from selfheal_core.adapters.throttling import raise_if_transient
-from selfheal_core.domain.storm import GroupRecord, Membership, Role, group_id_for, parse_time
+from selfheal_core.domain.storm import GroupRecord, Membership, Role, group_id_for, key_of_group, parse_time
 from selfheal_core.errors import ConcurrentUpdateError
 
 # State older than this is of no use to any window or group (the longest is a day).
@@ -192,7 +192,7 @@ class SqliteStormStore:
             # A group that exists only to share a notification (the breaker's) gets its log row here.
             conn.execute(
                 "INSERT OR IGNORE INTO storm_group_log VALUES (?, ?, ?, 0, '', '', NULL)",
-                (group_id, group_id.partition("@")[0], incident_id),
+                (group_id, key_of_group(group_id), incident_id),
             )
             conn.execute(
                 "UPDATE storm_group_log SET notified_by = ? WHERE group_id = ? AND notified_by IS NULL",

@@ -41,8 +41,12 @@ class StormSettingsError(ConfigurationError):
     pass
 
 
+# Bounds that keep an execution inside its 48 h timeout and Step Functions' 25,000-event history whatever
+# an operator sets (tests/template/test_timing.py computes the worst case at these bounds): a held attempt
+# waits at most MAX_HOLD_SECONDS, in at most MAX_HOLD_LOOKS looks of three states each.
 MIN_HOLD_SECONDS = 30
-MAX_HOLD_LOOKS = 240
+MAX_HOLD_SECONDS = 7200
+MAX_HOLD_LOOKS = 120
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,12 @@ class StormSettings:
             raise StormSettingsError(
                 f"storm.hold_seconds must be at least {MIN_HOLD_SECONDS} and at most storm.max_hold_seconds"
             )
+        if settings.max_hold_seconds > MAX_HOLD_SECONDS:
+            raise StormSettingsError(
+                f"storm.max_hold_seconds must be at most {MAX_HOLD_SECONDS}: past it a held incident goes"
+                " to a human (an outage that long needs one anyway)"
+            )
         if settings.max_hold_seconds > MAX_HOLD_LOOKS * settings.hold_seconds:
-            # Each look is three states of the execution's 25,000-event history.
             raise StormSettingsError(
                 f"storm.max_hold_seconds allows at most {MAX_HOLD_LOOKS} looks of storm.hold_seconds"
             )
@@ -251,8 +259,17 @@ class GroupRecord:
     notified_by: str | None = None
 
 
+# "#", not "@": "host:5432@2026-..." would read as user:password@host to the redaction the event log
+# applies, and the group id in the log would no longer match the storm table's.
+_GROUP_SEPARATOR = "#"
+
+
 def group_id_for(key: str, opened_at: str) -> str:
-    return f"{key}@{opened_at}"
+    return f"{key}{_GROUP_SEPARATOR}{opened_at}"
+
+
+def key_of_group(group_id: str) -> str:
+    return group_id.rpartition(_GROUP_SEPARATOR)[0] or group_id
 
 
 def group_is_open(record: GroupRecord | None, now: datetime, window_seconds: int) -> bool:
