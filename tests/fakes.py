@@ -38,6 +38,30 @@ EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 FUNCTIONS_DIR = EVENTS_DIR.parent / "functions"
 
 
+# The events table's keys as template.yaml declares them (tests/template/test_template.py checks that).
+EVENTS_TABLE_KEYS: dict[str, Any] = {
+    "KeySchema": [
+        {"AttributeName": "incident_id", "KeyType": "HASH"},
+        {"AttributeName": "seq", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "incident_id", "AttributeType": "S"},
+        {"AttributeName": "seq", "AttributeType": "N"},
+    ],
+}
+# The same table as a CloudFormation resource, for the stack moto deploys in CLI tests.
+EVENTS_TABLE_RESOURCE: dict[str, Any] = {
+    "Type": "AWS::DynamoDB::Table",
+    "Properties": {"BillingMode": "PAY_PER_REQUEST", **EVENTS_TABLE_KEYS},
+}
+
+
+def create_events_table(client: Any, name: str = "selfheal-events") -> str:
+    """The incident events table on (moto's) DynamoDB ``client``; returns its name."""
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **EVENTS_TABLE_KEYS)
+    return name
+
+
 def load_handler_module(function_dir: str) -> ModuleType:
     """``functions/<dir>/app.py`` as module ``fn_<dir>``, loaded once (every function's file is app.py).
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from fakes import REGION
+from fakes import EVENTS_TABLE_RESOURCE, REGION
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
 from selfheal_core.adapters.sqlite_store import SqliteEventStore
@@ -98,20 +98,7 @@ def test_approve_is_not_an_answer_to_a_fix_question(home: Path, capsys: pytest.C
 
 STACK_TEMPLATE = {
     "Resources": {
-        "IncidentEventsTable": {
-            "Type": "AWS::DynamoDB::Table",
-            "Properties": {
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": "incident_id", "AttributeType": "S"},
-                    {"AttributeName": "seq", "AttributeType": "N"},
-                ],
-                "KeySchema": [
-                    {"AttributeName": "incident_id", "KeyType": "HASH"},
-                    {"AttributeName": "seq", "KeyType": "RANGE"},
-                ],
-            },
-        },
+        "IncidentEventsTable": EVENTS_TABLE_RESOURCE,
         "SettingsParameter": {
             "Type": "AWS::SSM::Parameter",
             "Properties": {"Name": "/selfheal/prod/settings", "Type": "String", "Value": '{"mode": "auto"}'},

@@ -11,30 +11,14 @@ from typing import Any
 
 import boto3
 import pytest
+from fakes import EVENTS_TABLE_RESOURCE
 from moto import mock_aws
 
 from selfheal.cli import main
 from selfheal.stack import EVENTS_TABLE_ENV, STATE_MACHINE_ENV, resolve
 
 STACK = "selfheal-prod"
-TABLE_TEMPLATE = {
-    "Resources": {
-        "IncidentEventsTable": {
-            "Type": "AWS::DynamoDB::Table",
-            "Properties": {
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": "incident_id", "AttributeType": "S"},
-                    {"AttributeName": "seq", "AttributeType": "N"},
-                ],
-                "KeySchema": [
-                    {"AttributeName": "incident_id", "KeyType": "HASH"},
-                    {"AttributeName": "seq", "KeyType": "RANGE"},
-                ],
-            },
-        }
-    }
-}
+TABLE_TEMPLATE = {"Resources": {"IncidentEventsTable": EVENTS_TABLE_RESOURCE}}
 # What was deployed: Pass states with the real names, so the execution has a history with data.
 DEPLOYED = {
     "StartAt": "Diagnose",

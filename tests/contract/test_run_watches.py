@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from fakes import REGION, create_events_table
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
 from selfheal_core.adapters.run_watch import DynamoDbRunWatches, MemoryRunWatches, SqliteRunWatches
@@ -15,7 +16,6 @@ from selfheal_core.adapters.sqlite_store import SqliteEventStore
 from selfheal_core.adapters.stepfunctions import StepFunctionsTasks
 from selfheal_core.ports import RunWatch
 
-REGION = "us-east-1"
 WATCH = RunWatch(run_id="jr_1", incident_id="inc-0123456789abcdef", job_name="orders", task_token="t1")
 
 
@@ -23,22 +23,6 @@ WATCH = RunWatch(run_id="jr_1", incident_id="inc-0123456789abcdef", job_name="or
 def aws(aws_env: None) -> Iterator[None]:
     with mock_aws():
         yield
-
-
-def _events_table() -> str:
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName="selfheal-events",
-        KeySchema=[
-            {"AttributeName": "incident_id", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "incident_id", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return "selfheal-events"
 
 
 @pytest.fixture(params=["sqlite", "dynamodb", "memory"])
@@ -49,7 +33,10 @@ def watches(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         store.close()
     elif request.param == "dynamodb":
         request.getfixturevalue("aws")
-        yield DynamoDbRunWatches(_events_table(), boto3.client("dynamodb", region_name=REGION))
+        yield DynamoDbRunWatches(
+            create_events_table(boto3.client("dynamodb", region_name=REGION)),
+            boto3.client("dynamodb", region_name=REGION),
+        )
     else:
         yield MemoryRunWatches()
 
@@ -65,7 +52,7 @@ def test_a_watch_is_found_by_its_run_id_and_replaced_by_a_retried_wait(watches: 
 
 
 def test_a_watch_is_no_incident_on_dynamodb(aws: None) -> None:
-    table = _events_table()
+    table = create_events_table(boto3.client("dynamodb", region_name=REGION))
     client = boto3.client("dynamodb", region_name=REGION)
     DynamoDbRunWatches(table, client).watch(WATCH)
     store = DynamoDbEventStore(table, client)

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from fakes import REGION, create_events_table
 from moto import mock_aws
 from selfheal_core.adapters.audit import AuditedEventStore, DirectoryAuditSink, S3AuditSink
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore, DynamoDbQTableStore
@@ -39,7 +40,6 @@ from selfheal_core.domain.learning import fold as fold_updates
 from selfheal_core.errors import ConcurrentUpdateError
 from selfheal_core.vocabulary import Action, Category, Criticality
 
-REGION = "us-east-1"
 THREADS = 8
 V1_LOG = Path(__file__).resolve().parents[1] / "data" / "event_log_v1.json"
 
@@ -95,22 +95,6 @@ def _dynamodb() -> Any:
     return boto3.client("dynamodb", region_name=REGION)
 
 
-def _events_table(client: Any) -> str:
-    client.create_table(
-        TableName="selfheal-events",
-        KeySchema=[
-            {"AttributeName": "incident_id", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "incident_id", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return "selfheal-events"
-
-
 def _q_table(client: Any) -> str:
     client.create_table(
         TableName="selfheal-q",
@@ -130,7 +114,7 @@ def event_store(request, tmp_path) -> Iterator[Any]:
     elif request.param == "dynamodb":
         request.getfixturevalue("aws")
         client = _dynamodb()
-        yield DynamoDbEventStore(_events_table(client), client=SerializedClient(client))
+        yield DynamoDbEventStore(create_events_table(client), client=SerializedClient(client))
     else:
         yield MemoryEventStore()
 
@@ -246,7 +230,7 @@ def test_concurrent_appends_lose_nothing_and_leave_no_gaps(event_store):
 
 def test_a_dynamodb_append_is_one_conditional_put_at_the_expected_seq(aws):
     client = _dynamodb()
-    table = _events_table(client)
+    table = create_events_table(client)
     recording = RecordingClient(client)
     store = DynamoDbEventStore(table, client=recording)
     store.open("inc-a", Opened("j", "jr_1"))
@@ -323,7 +307,7 @@ def v1_store(request, tmp_path) -> Iterator[tuple[Any, list[dict[str, Any]], Any
         return
     request.getfixturevalue("aws")
     client = _dynamodb()
-    table = _events_table(client)
+    table = create_events_table(client)
     for r in log:
         client.put_item(
             TableName=table,

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from fakes import EVENTS_DIR, REGION, load_handler_module, make_config, make_deps
+from fakes import EVENTS_DIR, REGION, create_events_table, load_handler_module, make_config, make_deps
 from moto import mock_aws
 from selfheal_core.adapters.dynamodb_store import DynamoDbEventStore
 from selfheal_core.adapters.links import DynamoDbLinkLedger, SecretKey
@@ -112,18 +112,7 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secrets.create_secret(Name=SECRET, SecretString="s" * 64)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=EVENTS,
-            KeySchema=[
-                {"AttributeName": "incident_id", "KeyType": "HASH"},
-                {"AttributeName": "seq", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "incident_id", "AttributeType": "S"},
-                {"AttributeName": "seq", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_events_table(dynamodb, EVENTS)
         dynamodb.create_table(
             TableName=LEDGER,
             KeySchema=[{"AttributeName": "nonce", "KeyType": "HASH"}],

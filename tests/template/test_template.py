@@ -411,6 +411,16 @@ def test_tables_are_keyed_encrypted_and_recoverable(
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
+def test_the_tests_events_table_is_the_templates(template: dict[str, Any]) -> None:
+    from fakes import EVENTS_TABLE_KEYS
+
+    props = template["Resources"]["IncidentEventsTable"]["Properties"]
+    assert props["KeySchema"] == EVENTS_TABLE_KEYS["KeySchema"]
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+        EVENTS_TABLE_KEYS["AttributeDefinitions"], key=str
+    )
+
+
 def test_alarms_reach_the_encrypted_topic(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     alarms = {
