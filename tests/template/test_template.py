@@ -280,9 +280,18 @@ def test_environment_variables_are_ones_the_handlers_read(template: dict[str, An
     assert "AUDIT_BUCKET" not in shared  # only the AuditWriter writes the audit trail
     writer = template["Resources"]["AuditWriterFunction"]["Properties"]
     assert writer["Environment"]["Variables"] == {"AUDIT_BUCKET": {"Ref": "AuditBucket"}}
-    assert writer["Events"]["NewIncidentEvents"]["Properties"]["FunctionResponseTypes"] == [
-        "ReportBatchItemFailures"
+    stream = writer["Events"]["NewIncidentEvents"]["Properties"]
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # A batch the writer gives up on is recorded, and someone is told.
+    assert stream["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["AuditDeadLetterQueue", "Arn"]},
+    }
+    alarm = template["Resources"]["AuditDeadLettersAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AuditDeadLetterQueue", "QueueName"]}}
     ]
+    assert alarm["AlarmActions"] == [{"Ref": "EscalationTopic"}]
     for logical_id in FUNCTIONS:
         own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         unknown = (set(shared) | set(own)) - known
