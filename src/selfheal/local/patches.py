@@ -2,6 +2,7 @@
 
 - Lambda invocations are dispatched to the project's handlers in this process.
 - Wait states and Retry intervals are skipped and recorded instead of slept ("fast time").
+- GetJobRuns answers newest first, as Glue does, and a job keeps its newest 60 runs.
 - Glue job runs started by Execute get their outcome from a simulated Glue environment, and a run can
   carry an ``ErrorMessage`` (moto's runs always succeed and have none); a run is held RUNNING until the
   engine ends it (skipped waits advance the engine's simulated clock).
@@ -27,6 +28,8 @@ from typing import Any
 from selfheal.local import faults
 
 _applied = False
+# Runs of a job the local Glue keeps: selfheal reads the newest 50 (Diagnose, Execute).
+RUN_HISTORY = 60
 _lock = threading.Lock()
 
 # Set by the engine: function name -> callable(payload: dict) -> (ok: bool, result: dict)
@@ -110,6 +113,10 @@ def _waited(seconds: float) -> None:
         hook(seconds)
 
 
+def _still_going(run: Any) -> bool:
+    return run.status in ("STARTING", "RUNNING") or getattr(run, "held_state", None) == "RUNNING"
+
+
 def _patch_glue() -> None:
     from moto.glue.models import FakeJob, FakeJobRun
 
@@ -124,6 +131,20 @@ def _patch_glue() -> None:
         return run_id
 
     FakeJob.start_job_run = start_job_run  # type: ignore[method-assign]
+
+    original_get_job_runs = FakeJob.get_job_runs
+
+    def get_job_runs(self: Any) -> list[Any]:
+        # Glue answers newest first (moto: oldest first), so the first page holds the recent runs that
+        # Diagnose and Execute look for. Only the newest RUN_HISTORY runs are kept (and any still going):
+        # selfheal reads at most 50, and moto's cost grows with every run a long stream leaves behind.
+        runs = original_get_job_runs(self)
+        if len(runs) > RUN_HISTORY:
+            old, recent = runs[:-RUN_HISTORY], runs[-RUN_HISTORY:]
+            self.job_runs = [r for r in old if _still_going(r)] + recent
+        return list(reversed(self.job_runs))
+
+    FakeJob.get_job_runs = get_job_runs  # type: ignore[method-assign]
 
     original_as_dict = FakeJobRun.as_dict
 
