@@ -6,9 +6,10 @@
 - Glue job runs started by Execute get their outcome from a simulated Glue environment, and a run can
   carry an ``ErrorMessage`` (moto's runs always succeed and have none); a run is held RUNNING until the
   engine ends it (skipped waits advance the engine's simulated clock).
-- boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise), and the
-  parsed ASL is cached per definition (it is re-parsed at every execution otherwise), and so is each
-  parsed JSONPath (moto parses a path at every evaluation, about 37 times per incident).
+- boto3 clients inside the interpreter are cached (it builds a new one per Task otherwise); the parsed
+  ASL and, for a machine of stateless states, its evaluation components are kept per definition (moto
+  builds both at every execution), and so is each parsed JSONPath (moto parses a path at every
+  evaluation, about 37 times per incident).
 - A Lambda service error (the ``ClientError`` of the Invoke call itself, e.g. a lost response) on a Task
   whose Resource is a function ARN is named ``Lambda.<code>`` as in AWS (moto names it ``Exception``).
 - Fault injection (``faults.py``): botocore hooks on every client, and the local stand-ins for DynamoDB
@@ -222,21 +223,65 @@ def _patch_client_cache() -> None:
 
 
 def _patch_asl_parse_cache() -> None:
-    """moto parses the ASL (ANTLR) at every execution, a third of an execution's time: keep the parse tree
-    per definition and build fresh evaluation components from it each time, as moto does."""
+    """moto parses the ASL (ANTLR) and builds its evaluation components at every execution, a third of an
+    execution's time: both are kept per definition. The components of the states this ASL uses (Task,
+    Choice, Pass, Wait, Succeed, Fail) are set when built and never changed by an evaluation, which keeps
+    its state in the execution's environment; their heap keys, drawn lazily, are drawn here once so that
+    concurrent executions cannot draw two."""
     from moto.stepfunctions.parser.asl.parse import asl_parser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     original = asl_parser.AmazonStateLanguageParser.parse
     trees: dict[str, Any] = {}
+    programs: dict[str, tuple[Any, Any]] = {}
+    lock = threading.Lock()
 
     def parse(definition: str) -> tuple[Any, Any]:
-        tree = trees.get(definition)
-        if tree is None:
-            tree = trees[definition] = original(definition)[1]
-        return Preprocessor().visit(tree), tree
+        with lock:
+            if definition in programs:
+                return programs[definition]
+            tree = trees.get(definition)
+            if tree is None:
+                tree = trees[definition] = original(definition)[1]
+            program = Preprocessor().visit(tree)
+            if _only_stateless_states(definition):
+                _set_heap_keys(program)
+                programs[definition] = (program, tree)
+            return program, tree
 
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+# States whose evaluation components keep nothing between executions (Map and Parallel run workers).
+_STATELESS_STATES = frozenset({"Task", "Choice", "Pass", "Wait", "Succeed", "Fail"})
+
+
+def _only_stateless_states(definition: str) -> bool:
+    try:
+        states = json.loads(definition)["States"].values()
+        return all(state.get("Type") in _STATELESS_STATES for state in states)
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return False
+
+
+def _set_heap_keys(root: Any) -> None:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    pending: list[Any] = [root]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, EvalComponent):
+            _ = item.heap_key
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+        elif hasattr(item, "__dict__") and type(item).__module__.startswith("moto."):
+            pending.extend(vars(item).values())
 
 
 def _patch_jsonpath_cache() -> None:
