@@ -66,9 +66,8 @@ CREATE TABLE IF NOT EXISTS q_updates (
 
 class _Database:
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
         self._lock = threading.RLock()
-        self._conn = open_sqlite(self.path, _SCHEMA)
+        self._conn = open_sqlite(path, _SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:

@@ -59,9 +59,8 @@ class SqliteStormStore:
     """One SQLite file (the local store's); every operation is one ``BEGIN IMMEDIATE`` transaction."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
         self._lock = threading.RLock()
-        self._conn = open_sqlite(self.path, _SCHEMA)
+        self._conn = open_sqlite(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
