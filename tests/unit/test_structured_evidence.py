@@ -4,7 +4,9 @@ source in a comment."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from selfheal_core.classification.structured import StructuredHit, decide, extra
 from selfheal_core.vocabulary import Category
 
 MAPS = Path(structured.__file__).with_name("evidence_maps")
+ROOT = Path(__file__).resolve().parents[2]
 CATEGORIES = {c.value for c in Category}
 
 
@@ -423,6 +426,60 @@ def test_load_maps_parses_everything():
     assert maps.error_classes["TASK_WRITE_FAILED"].entry.wrapper
     assert maps.aws_codes["NoSuchBucket"].category is Category.CODE_ERROR
     assert maps.exceptions["Py4JJavaError"].wrapper
+
+
+def test_derived_states_cover_only_classes_not_mapped_by_hand():
+    data = _load("spark_error_states.json")
+    curated = set(_load("spark_error_classes.json")["error_classes"])
+    assert {s["repo"] for s in data["attribution"]["sources"]} == {"apache/spark", "delta-io/delta"}
+    states = data["states"]
+    assert len(states) >= 500
+    assert not curated & set(states)
+    assert all(re.fullmatch(r"[0-9A-Z]{5}", state) for state in states.values())
+
+
+def test_a_class_not_mapped_by_hand_is_read_through_its_sqlstate():
+    # Spark 4.0's message for this condition (error-conditions.json), printed without its SQLSTATE as Spark 3.3
+    # (Glue 4.0) prints classes: the state 22012 is a division by zero in the data.
+    text = (
+        "org.apache.spark.SparkArithmeticException: [INTERVAL_DIVIDED_BY_ZERO] Division by zero. "
+        "Use `try_divide` to tolerate divisor being 0 and return NULL instead."
+    )
+    hit = decide(extract(text))
+    assert hit is not None
+    assert (hit.source, hit.key, hit.category) == (
+        "spark_error_class",
+        "INTERVAL_DIVIDED_BY_ZERO",
+        Category.DATA_QUALITY,
+    )
+    assert hit.reason.startswith("SQLSTATE 22012, Spark's state for INTERVAL_DIVIDED_BY_ZERO")
+
+
+def test_a_derived_class_with_a_generic_state_decides_nothing_and_hides_its_sqlstate():
+    # INVALID_PARAMETER_VALUE is 22023 (class 22, data exception: generic); the SQLSTATE printed on the same
+    # line is the class's own, not a second hit.
+    text = "[INVALID_PARAMETER_VALUE.PATTERN] The value of parameter(s) `regexp` is invalid. SQLSTATE: 22023"
+    hits = extract(text)
+    assert [(h.source, h.generic) for h in hits] == [("spark_error_class", True)]
+    assert decide(hits) is None
+
+
+def test_an_unknown_bracketed_name_is_not_evidence():
+    assert extract("[NOT_A_SPARK_CONDITION_NAME] something failed") == []
+
+
+def test_derive_keeps_hand_mapped_classes_out_and_spark_first():
+    spec = importlib.util.spec_from_file_location("derive", ROOT / "scripts" / "derive_spark_error_states.py")
+    assert spec is not None and spec.loader is not None
+    derive_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(derive_module)
+    spark = {"A_CLASS": {"sqlState": "42P01"}, "NO_STATE": {}, "CURATED": {"sqlState": "42703"}}
+    delta = {
+        "A_CLASS": {"sqlState": "0A000"},
+        "DELTA_ONE": {"sqlState": "21506"},
+        "bad name": {"sqlState": "1"},
+    }
+    assert derive_module.derive(spark, delta, {"CURATED"}) == {"A_CLASS": "42P01", "DELTA_ONE": "21506"}
 
 
 # --------------------------------------------------------------------------- bounded work

@@ -9,7 +9,9 @@ source              what is read                                                
 ==================  ===========================================================  ========================
 glue_category       ``Error Category: QUERY_ERROR`` (Glue 4/5 job-run messages)  glue_categories.json
 spark_error_class   ``[UNRESOLVED_COLUMN.WITH_SUGGESTION]``,                     spark_error_classes.json
-                    ``Spark Error Class: MISSING_COLUMN``
+                    ``Spark Error Class: MISSING_COLUMN``; a class not mapped    spark_error_states.json
+                    by hand is read through its SQLSTATE (derived from Spark's
+                    and Delta's own error files)
 sqlstate            ``SQLSTATE: 42703``, ``SQLSTATE 22018``, ``"sqlState": ...``  spark_error_classes.json
 exception           ``java.net.SocketTimeoutException``, ``Caused by: X: ...``,   exceptions.json
                     ``KeyError: 'x'``, ``botocore.exceptions.ClientError``
@@ -84,6 +86,7 @@ answer) but works on names instead of weights.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -155,6 +158,7 @@ class _ErrorClass:
 class EvidenceMaps:
     glue_categories: Mapping[str, _Entry]
     error_classes: Mapping[str, _ErrorClass]
+    error_class_states: Mapping[str, str]  # unmapped Spark/Delta class -> its SQLSTATE (derived data)
     sqlstates: Mapping[str, _Entry]
     sqlstate_classes: Mapping[str, _Entry]
     exceptions: Mapping[str, _Entry]  # fully qualified and simple names
@@ -245,6 +249,11 @@ def load_maps() -> EvidenceMaps:
         for cls, raw in _section(spark, "sqlstate_classes", "spark_error_classes.json").items()
     }
 
+    derived = _section(_read("spark_error_states.json"), "states", "spark_error_states.json")
+    error_class_states = {
+        str(name): str(state) for name, state in derived.items() if name not in error_classes
+    }
+
     aws = _read("aws_error_codes.json")
     aws_codes: dict[str, _Entry] = {}
     groups = aws.get("groups")
@@ -296,6 +305,7 @@ def load_maps() -> EvidenceMaps:
     return EvidenceMaps(
         glue_categories=glue_categories,
         error_classes=error_classes,
+        error_class_states=error_class_states,
         sqlstates=sqlstates,
         sqlstate_classes=sqlstate_classes,
         exceptions=exceptions,
@@ -500,6 +510,13 @@ def _tail(lowered: str, end: int) -> str:
     return tail[cut + 12 :] if cut >= 0 else tail
 
 
+def _state_entry(state: str | None, maps: EvidenceMaps) -> _Entry | None:
+    """What an SQLSTATE means: its own entry, else its two-character class's."""
+    if not state:
+        return None
+    return maps.sqlstates.get(state) or maps.sqlstate_classes.get(state[:2])
+
+
 def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
     found: list[_Raw] = []
     lowered = line.lower()
@@ -519,10 +536,16 @@ def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
             name = m.group(1)
             head, _, sub = name.partition(".")
             known = maps.error_classes.get(head)
-            if known is None:
-                continue
+            if known is not None:
+                entry = known.subclasses.get(sub, known.entry) if sub else known.entry
+            else:
+                state = maps.error_class_states.get(head)
+                by_state = _state_entry(state, maps)
+                if by_state is None:
+                    continue
+                reason = f"SQLSTATE {state}, Spark's state for {head}: {by_state.reason}"
+                entry = dataclasses.replace(by_state, reason=reason)
             class_on_line = True
-            entry = known.subclasses.get(sub, known.entry) if sub else known.entry
             found.append(_Raw(m.start(), "spark_error_class", name, None if entry.wrapper else entry, ""))
 
     if not class_on_line and ("sqlstate" in lowered or "sql state" in lowered):
@@ -530,9 +553,9 @@ def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
             state = m.group(1).upper()
             if not any(c.isdigit() for c in state):
                 continue
-            entry = maps.sqlstates.get(state) or maps.sqlstate_classes.get(state[:2])
-            if entry is not None:
-                found.append(_Raw(m.start(), "sqlstate", state, entry, ""))
+            state_entry = _state_entry(state, maps)
+            if state_entry is not None:
+                found.append(_Raw(m.start(), "sqlstate", state, state_entry, ""))
 
     if "xception" in line or "rror" in line or "ailure" in line or "Fault" in line or "Throwable" in line:
         for m in _EXCEPTION.finditer(line):
