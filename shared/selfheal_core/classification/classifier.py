@@ -454,10 +454,13 @@ class Classifier:
 
     def _hits(self, lines: Sequence[tuple[int, str]]) -> list[_Hit]:
         found: list[_Hit] = []
-        for position, line in lines:
-            lowered = line.lower()
+        lowered_lines = [line.lower() for _, line in lines]
+        # One scan of the whole text per literal leaves the few a log holds to be tested line by line.
+        everything = "\n".join(lowered_lines)
+        present = [(literal, numbers) for literal, numbers in self._literal_index if literal in everything]
+        for (position, line), lowered in zip(lines, lowered_lines, strict=True):
             active = set(self._always)
-            for literal, numbers in self._literal_index:
+            for literal, numbers in present:
                 if literal in lowered:
                     active.update(numbers)
             best: Signature | None = None
