@@ -52,18 +52,31 @@ def test_shipped_classifier_in_sample_floor(corpus: list[dict[str, Any]]) -> Non
     assert report.unsafe_rate <= 0.10, report.to_dict()
 
 
-SEALED = CORPUS.parent / "sealed2" / "sealed.jsonl"
+SEALED_SETS = sorted(CORPUS.parent.glob("sealed*/sealed.jsonl"))
 
 
-def test_sealed_set_is_held_apart_from_the_corpus(corpus: list[dict[str, Any]]) -> None:
-    """The sealed set is scored once (docs/diagnosis.md); it shares no message and no source group (one
-    GitHub repository, one page) with the examples the layers and the model were built from."""
-    sealed = [json.loads(line) for line in SEALED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(sealed) >= 80
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("sealed_path", SEALED_SETS, ids=lambda path: path.parent.name)
+def test_sealed_sets_are_held_apart_from_the_corpus_and_each_other(
+    corpus: list[dict[str, Any]], sealed_path: Path
+) -> None:
+    """A sealed set is scored once (docs/diagnosis.md); it shares no message and no source group (one
+    GitHub repository, one page) with the examples the layers and the model were built from, nor with
+    another sealed set."""
+    sealed = _lines(sealed_path)
     for record in sealed:
         assert list(record) == FIELDS
         assert record["group"] == group_of(record["source"])
-    messages = {" ".join(record["message"].split()) for record in corpus}
-    groups = {record["group"].lower() for record in corpus}
+        assert record["hard"] is ("HARD" in record["note"])
+    others = corpus + [r for other in SEALED_SETS if other != sealed_path for r in _lines(other)]
+    messages = {" ".join(record["message"].split()) for record in others}
+    groups = {record["group"].lower() for record in others}
     assert not [r for r in sealed if " ".join(r["message"].split()) in messages]
     assert not [r for r in sealed if r["group"].lower() in groups]
+
+
+def test_the_scored_sealed_set_is_large_enough() -> None:
+    assert len(_lines(CORPUS.parent / "sealed2" / "sealed.jsonl")) >= 80
