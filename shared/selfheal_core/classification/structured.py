@@ -224,7 +224,7 @@ def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]
 
 @functools.cache
 def load_maps() -> EvidenceMaps:
-    """Parse and validate the four maps (once per process)."""
+    """Parse and validate the maps in evidence_maps/ (once per process)."""
     glue = _read("glue_categories.json")
     glue_categories = {
         name: _entry(raw, f"glue_categories.json: {name}")
