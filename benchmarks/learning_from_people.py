@@ -42,8 +42,11 @@ def as_answers(examples: list[Example]) -> list[Example]:
     return [dataclasses.replace(e, source=f"{HUMAN_SOURCE_PREFIX}{e.group}") for e in examples]
 
 
-def scored(model_items: list[training.Inspected], test: list[Example]) -> list[tuple[Category, Category]]:
-    classifier = Classifier(model=training.train(model_items))
+def trained(items: list[training.Inspected]) -> Classifier:
+    return Classifier(model=training.train(items))
+
+
+def scored(classifier: Classifier, test: list[Example]) -> list[tuple[Category, Category]]:
     return [(example.category, classifier.classify(example.message).category) for example in test]
 
 
@@ -59,13 +62,14 @@ def main() -> None:
     corpus_items = training.inspect_examples(corpus)
     answer_items = training.inspect_examples(answers, human_weight=args.human_weight)
     folds = training.grouped_folds([a.group for a in answers], args.folds)
+    corpus_only = trained(corpus_items)  # the same for every fold: it sees no answers
     before: list[tuple[Category, Category]] = []
     after: list[tuple[Category, Category]] = []
     for fold in range(int(folds.max()) + 1):
         test = [a for a, f in zip(answers, folds, strict=True) if f == fold]
         learned = [item for item, f in zip(answer_items, folds, strict=True) if f != fold]
-        before += scored(corpus_items, test)
-        after += scored(corpus_items + learned, test)
+        before += scored(corpus_only, test)
+        after += scored(trained(corpus_items + learned), test)
     reports = {"corpus only": evaluate(before), "corpus + answers": evaluate(after)}
     if args.json:
         print(json.dumps({name: report.to_dict() for name, report in reports.items()}))

@@ -5,8 +5,9 @@
 
 Builds a copy of a shipped scenario in which every mode's ``messages`` are the labelled messages of its
 category from MESSAGES (by default the sealed set: sources disjoint from everything the signatures and
-the model were built from), then runs ``selfheal evaluate`` on it twice per seed, with the classifier and
-with ``--diagnosis perfect``, and prints the automated resolution of each gated policy both ways and the gap.
+the model were built from), then evaluates it as ``selfheal evaluate`` does, twice per seed: with the
+classifier and with ``--diagnosis perfect``. Prints the automated resolution of each gated policy both ways
+and the gap.
 Everything else (jobs, modes, fixes, luck) is the scenario's own.
 """
 
@@ -14,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from statistics import mean
 
-from selfheal.simulator.scenario import shipped_scenarios_dir
+from selfheal.simulator.evaluation import evaluate
+from selfheal.simulator.scenario import Scenario, parse_scenario, shipped_scenarios_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ("rules", "learned", "learned_final")
@@ -41,14 +40,13 @@ def scenario_with_messages(scenario: dict[str, object], labelled: list[dict[str,
     return {**scenario, "name": f"{scenario['name']}_unseen_messages", "modes": modes}
 
 
-def evaluate(path: Path, incidents: int, seed: int, perfect: bool) -> dict[str, dict[str, float]]:
-    command = [str(Path(sys.executable).with_name("selfheal")), "evaluate", "--scenario", str(path)]
-    command += ["--incidents", str(incidents), "--seed", str(seed), "--json"]
-    if perfect:
-        command += ["--diagnosis", "perfect"]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
-    policies: dict[str, dict[str, float]] = json.loads(done.stdout)["policies"]
-    return policies
+def automated_percent(scenario: Scenario, incidents: int, seed: int, perfect: bool) -> dict[str, float]:
+    evaluation = evaluate(scenario, incidents, seed, perfect_diagnosis=perfect)
+    percents: dict[str, float] = {}
+    for policy in POLICIES:
+        figures = evaluation.metrics(policy.removesuffix("_final"), final=policy.endswith("_final"))
+        percents[policy] = 100 * float(figures["automated_resolution"])
+    return percents
 
 
 def main() -> None:
@@ -63,14 +61,11 @@ def main() -> None:
     lines = args.messages.read_text(encoding="utf-8").splitlines()
     labelled = [json.loads(line) for line in lines if line.strip()]
     rows: dict[str, dict[str, list[float]]] = {p: {"classifier": [], "perfect": []} for p in POLICIES}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "scenario.json"
-        path.write_text(json.dumps(scenario_with_messages(scenario, labelled)), encoding="utf-8")
-        for seed in args.seeds:
-            for label, perfect in (("classifier", False), ("perfect", True)):
-                policies = evaluate(path, args.incidents, seed, perfect)
-                for policy in POLICIES:
-                    rows[policy][label].append(100 * policies[policy]["automated_resolution"])
+    unseen = parse_scenario(scenario_with_messages(scenario, labelled))
+    for seed in args.seeds:
+        for label, perfect in (("classifier", False), ("perfect", True)):
+            for policy, percent in automated_percent(unseen, args.incidents, seed, perfect).items():
+                rows[policy][label].append(percent)
     result = {
         "scenario": args.scenario,
         "messages": str(args.messages),

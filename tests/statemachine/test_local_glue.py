@@ -59,3 +59,10 @@ def test_a_job_keeps_its_newest_runs_and_every_run_still_going(glue: Any) -> Non
     assert stored[0].job_run_id == long_run
     assert [r.job_run_id for r in stored[1:]] == started[-patches.RUN_HISTORY :]
     assert glue.get_job_run(JobName="orders", RunId=long_run)["JobRun"]["JobRunState"] == "RUNNING"
+
+
+def test_a_job_with_fewer_runs_than_the_history_keeps_them_all(glue: Any) -> None:
+    started = [glue.start_job_run(JobName="orders")["JobRunId"] for _ in range(patches.RUN_HISTORY - 5)]
+    _finish_all(glue)
+    listed = [r["Id"] for r in glue.get_job_runs(JobName="orders", MaxResults=200)["JobRuns"]]
+    assert listed == list(reversed(started))

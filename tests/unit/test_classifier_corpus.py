@@ -22,9 +22,13 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "glue_errors.jsonl"
 FIELDS = ["message", "category", "source", "group", "note", "hard"]
 
 
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 @pytest.fixture(scope="module")
 def corpus() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _lines(CORPUS)
 
 
 def test_corpus_is_large_labelled_grouped_and_sourced(corpus: list[dict[str, Any]]) -> None:
@@ -53,10 +57,6 @@ def test_shipped_classifier_in_sample_floor(corpus: list[dict[str, Any]]) -> Non
 
 
 SEALED_SETS = sorted(CORPUS.parent.glob("sealed*/sealed.jsonl"))
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("sealed_path", SEALED_SETS, ids=lambda path: path.parent.name)

@@ -158,7 +158,7 @@ class _ErrorClass:
 class EvidenceMaps:
     glue_categories: Mapping[str, _Entry]
     error_classes: Mapping[str, _ErrorClass]
-    error_class_states: Mapping[str, str]  # unmapped Spark/Delta class -> its SQLSTATE (derived data)
+    classes_by_state: Mapping[str, _Entry]  # a Spark/Delta class not mapped by hand -> its SQLSTATE's entry
     sqlstates: Mapping[str, _Entry]
     sqlstate_classes: Mapping[str, _Entry]
     exceptions: Mapping[str, _Entry]  # fully qualified and simple names
@@ -250,9 +250,12 @@ def load_maps() -> EvidenceMaps:
     }
 
     derived = _section(_read("spark_error_states.json"), "states", "spark_error_states.json")
-    error_class_states = {
-        str(name): str(state) for name, state in derived.items() if name not in error_classes
-    }
+    classes_by_state: dict[str, _Entry] = {}
+    for name, state in derived.items():
+        by_state = None if name in error_classes else _state_entry(str(state), sqlstates, sqlstate_classes)
+        if by_state is not None:
+            reason = f"SQLSTATE {state}, Spark's state for {name}: {by_state.reason}"
+            classes_by_state[name] = dataclasses.replace(by_state, reason=reason)
 
     aws = _read("aws_error_codes.json")
     aws_codes: dict[str, _Entry] = {}
@@ -305,7 +308,7 @@ def load_maps() -> EvidenceMaps:
     return EvidenceMaps(
         glue_categories=glue_categories,
         error_classes=error_classes,
-        error_class_states=error_class_states,
+        classes_by_state=classes_by_state,
         sqlstates=sqlstates,
         sqlstate_classes=sqlstate_classes,
         exceptions=exceptions,
@@ -510,11 +513,11 @@ def _tail(lowered: str, end: int) -> str:
     return tail[cut + 12 :] if cut >= 0 else tail
 
 
-def _state_entry(state: str | None, maps: EvidenceMaps) -> _Entry | None:
+def _state_entry(
+    state: str, sqlstates: Mapping[str, _Entry], sqlstate_classes: Mapping[str, _Entry]
+) -> _Entry | None:
     """What an SQLSTATE means: its own entry, else its two-character class's."""
-    if not state:
-        return None
-    return maps.sqlstates.get(state) or maps.sqlstate_classes.get(state[:2])
+    return sqlstates.get(state) or sqlstate_classes.get(state[:2])
 
 
 def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
@@ -538,13 +541,10 @@ def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
             known = maps.error_classes.get(head)
             if known is not None:
                 entry = known.subclasses.get(sub, known.entry) if sub else known.entry
+            elif head in maps.classes_by_state:
+                entry = maps.classes_by_state[head]
             else:
-                state = maps.error_class_states.get(head)
-                by_state = _state_entry(state, maps)
-                if by_state is None:
-                    continue
-                reason = f"SQLSTATE {state}, Spark's state for {head}: {by_state.reason}"
-                entry = dataclasses.replace(by_state, reason=reason)
+                continue
             class_on_line = True
             found.append(_Raw(m.start(), "spark_error_class", name, None if entry.wrapper else entry, ""))
 
@@ -553,7 +553,7 @@ def _scan_line(line: str, maps: EvidenceMaps) -> list[_Raw]:
             state = m.group(1).upper()
             if not any(c.isdigit() for c in state):
                 continue
-            state_entry = _state_entry(state, maps)
+            state_entry = _state_entry(state, maps.sqlstates, maps.sqlstate_classes)
             if state_entry is not None:
                 found.append(_Raw(m.start(), "sqlstate", state, state_entry, ""))
 

@@ -139,11 +139,11 @@ def _patch_glue() -> None:
         # Glue answers newest first (moto: oldest first), so the first page holds the recent runs that
         # Diagnose and Execute look for. Only the newest RUN_HISTORY runs are kept (and any still going):
         # selfheal reads at most 50, and moto's cost grows with every run a long stream leaves behind.
+        # Pruned in place: a run another thread appends meanwhile (the engine seeds failed runs) stays.
         runs = original_get_job_runs(self)
-        if len(runs) > RUN_HISTORY:
-            old, recent = runs[:-RUN_HISTORY], runs[-RUN_HISTORY:]
-            self.job_runs = [r for r in old if _still_going(r)] + recent
-        return list(reversed(self.job_runs))
+        for stale in [r for r in runs[: max(0, len(runs) - RUN_HISTORY)] if not _still_going(r)]:
+            runs.remove(stale)
+        return list(reversed(runs))
 
     FakeJob.get_job_runs = get_job_runs  # type: ignore[method-assign]
 
