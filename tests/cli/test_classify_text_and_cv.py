@@ -92,3 +92,10 @@ def test_report_json_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str], cv
         low, high = report["intervals"][key]
         assert 0.0 <= low <= high <= 1.0
     assert report["total"] == 12 and report["groups"] == 4
+
+
+def test_a_negative_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["classify", "--report", "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert "--seed: must be 0 or more, got -1" in capsys.readouterr().err

@@ -79,3 +79,12 @@ def test_a_source_down_longer_than_the_probe_tries_escalates_the_group_once() ->
     assert figures["glue_runs_started"] == 3  # the probe's attempts, nobody else's
     assert figures["details"]["outcomes"] == {"escalated": 8}
     assert figures["lost_q_updates"] == 0 and figures["duplicate_remediations"] == 0
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--incidents", "5001"), ("--jobs", "100000000")])
+def test_a_storm_too_large_to_run_is_a_clear_error(
+    home: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert main(["storm", flag, value, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "at most 5000" in captured.err

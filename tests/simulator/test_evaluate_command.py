@@ -138,3 +138,11 @@ def test_human_report_train_and_qtable(tmp_path: Path, capsys: Any, monkeypatch:
     assert rows and all(r["picks"] in r["values"] for r in rows)
     assert any(r["state"].startswith("permission|") and r["picks"] == "escalate" for r in rows)
     assert main(["qtable", str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.mark.parametrize("incidents", ["0", "1000001", "many"])
+def test_incidents_out_of_bounds_are_a_usage_error(capsys: Any, incidents: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--scenario", "default", "--incidents", incidents])
+    assert exit_.value.code == 2
+    assert "--incidents" in capsys.readouterr().err

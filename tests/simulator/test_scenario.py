@@ -70,6 +70,16 @@ def _with(data: dict[str, Any], path: list[Any], value: Any, delete: bool = Fals
         (["modes", 0, "until"], 0.0, False, "modes[0].until: must be greater than from"),
         (["modes", 0, "messages"], [], False, "modes[0].messages: must hold at least one item"),
         (["modes", 0, "from"], 0.5, False, 'no mode applies to job "a" from 0'),
+        # bounds the format leaves open: a run must end and every figure stay finite
+        (["incidents"], 10**8, False, "incidents: must be <= 1,000,000"),
+        (["max_attempts"], 10**8, False, "max_attempts: must be <= 100"),
+        (["modes", 0, "weight"], 10**400, False, "modes[0].weight: expected a number, got 1000"),
+        (["modes", 0, "weight"], 1e308, False, "modes[0].weight: must be <= 1e+09"),
+        (["backoff_minutes"], 1e308, False, "backoff_minutes: must be <= 525600"),
+        (["human"], {"median_hours": 1e300, "p90_hours": 1e308}, False, "human.median_hours: must be <="),
+        (["jobs", 0, "schedule_hours"], 10**20, False, "jobs[0].schedule_hours: must be <= 8760"),
+        (["name"], "x" * 100_000, True, "name: required key is missing"),
+        (["description"], ["y" * 100_000], False, 'description: expected a string, got ["yyy'),
     ],
 )
 def test_invalid_files_are_rejected_naming_the_key(
@@ -78,6 +88,22 @@ def test_invalid_files_are_rejected_naming_the_key(
     with pytest.raises(ScenarioError) as error:
         parse_scenario(_with(base, path, value, delete))
     assert expected in str(error.value)
+
+
+def test_an_error_shows_a_long_value_cut_short(base: dict[str, Any]) -> None:
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(_with(base, ["description"], ["y" * 100_000]))
+    assert len(str(error.value)) < 200 and str(error.value).endswith("...")
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**70), 2**130])
+def test_any_integer_is_a_seed(make_scenario: Any, seed: int) -> None:
+    from selfheal.simulator.world import CachedClassifier, default_classifier, generate_incidents
+
+    scenario = make_scenario(seed=seed)
+    first = generate_incidents(scenario, 5, seed, CachedClassifier(default_classifier()))
+    again = generate_incidents(scenario, 5, seed, CachedClassifier(default_classifier()))
+    assert [i.message for i in first] == [i.message for i in again] and len(first) == 5
 
 
 def test_duplicate_job_names_are_rejected(make_scenario: Any) -> None:

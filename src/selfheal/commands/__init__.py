@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 # Help paragraphs wrap to the terminal, but never wider than this (long lines are hard to read).
@@ -23,3 +24,21 @@ def help_options(description: str, examples: str) -> dict[str, Any]:
         "epilog": examples,
         "formatter_class": argparse.RawDescriptionHelpFormatter,
     }
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number in [low, high]: a value outside is a usage error (exit 2)
+    naming the flag, never a traceback or a run that cannot end."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be {high:,} or less, got {value}")
+        return value
+
+    return parse

@@ -17,7 +17,7 @@ from selfheal_core.classification.classifier import Classifier, SignatureError, 
 from selfheal_core.domain.bounds import json_nesting_depth
 from selfheal_core.vocabulary import Category
 
-from selfheal.commands import help_options
+from selfheal.commands import help_options, whole_number
 from selfheal.errors import UsageError
 from selfheal.untrusted import read_text
 
@@ -74,7 +74,9 @@ def register(subparsers: Any) -> None:
         help="with --report: grouped K-fold cross-validation, the model refitted on the training folds "
         "(default 5 when the lines carry 'group', else 0: score the file as-is with the shipped model)",
     )
-    parser.add_argument("--seed", type=int, default=8, help="with --report: folds and bootstrap seed")
+    parser.add_argument(
+        "--seed", type=whole_number(0), default=8, help="with --report: folds and bootstrap seed (0 or more)"
+    )
     parser.set_defaults(run=run)
 
 

@@ -9,22 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from selfheal.commands import help_options
+from selfheal.commands import help_options, whole_number
 from selfheal.errors import UsageError
 from selfheal.home import selfheal_home
+from selfheal.simulator.scenario import MAX_INCIDENTS
 
 ENGINES = ("inprocess", "stepfunctions")
 DIAGNOSES = ("classifier", "perfect")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
 
 
 def add_stream_options(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +25,9 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
         help="scenario file, or the name of a shipped one "
         "(default, job_specific, changing_remedy, traps, approvals)",
     )
-    parser.add_argument("--incidents", type=positive_int, help="length of the stream (default: the file's)")
+    parser.add_argument(
+        "--incidents", type=whole_number(1, MAX_INCIDENTS), help="length of the stream (default: the file's)"
+    )
     parser.add_argument("--seed", type=int, help="seed (default: the file's)")
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from selfheal.commands import help_options
+from selfheal.commands import help_options, whole_number
 from selfheal.errors import UsageError
 
 STORM_EXAMPLES = """\
@@ -41,14 +41,8 @@ KEYS = (
 )
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+MAX_INCIDENTS = 5000
+MAX_JOBS = 5000
 
 
 def _minutes(text: str) -> float:
@@ -67,8 +61,10 @@ def register(subparsers: Any) -> None:
         help="replay a failure storm locally and count what storm control let happen",
         **help_options(DESCRIPTION, STORM_EXAMPLES),
     )
-    parser.add_argument("--incidents", type=_positive, default=500, help="failure events (default 500)")
-    parser.add_argument("--jobs", type=_positive, default=100, help="jobs they are spread over (default 100)")
+    parser.add_argument("--incidents", type=whole_number(1), default=500, help="failure events (default 500)")
+    parser.add_argument(
+        "--jobs", type=whole_number(1), default=100, help="jobs they are spread over (default 100)"
+    )
     parser.add_argument(
         "--down-minutes",
         type=_minutes,
@@ -86,8 +82,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from selfheal.local.storm import Source, StormScenario, run_storm
 
-    if args.incidents > 5000:
-        raise UsageError("at most 5000 incidents: each is one execution thread")
+    if args.incidents > MAX_INCIDENTS:
+        raise UsageError(f"at most {MAX_INCIDENTS} incidents: each is one execution thread")
+    if args.jobs > MAX_JOBS:
+        raise UsageError(f"at most {MAX_JOBS} jobs: each is created in the local Glue")
     source = Source(
         "s3://shared-lake/orders",
         "AnalysisException: Path does not exist: s3://shared-lake/orders/dt=2026-11-26",

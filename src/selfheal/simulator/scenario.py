@@ -117,16 +117,31 @@ class Scenario:
         return self.approvals if self.approvals is not None and self.approvals.enabled else None
 
 
+# Bounds the format leaves open, set so that a run ends and every figure it prints stays finite
+# (a mode weighing 1e308, or a human taking 1e300 hours, overflowed to inf and NaN in the report).
+MAX_INCIDENTS = 1_000_000
+MAX_ATTEMPTS = 100
+MAX_WEIGHT = 1e9
+YEAR_HOURS = 365.0 * 24
+YEAR_MINUTES = YEAR_HOURS * 60
+YEAR_SECONDS = YEAR_MINUTES * 60
+
+
 # -- primitive checks ----------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _number(
     value: Any, path: str, *, low: float | None = None, low_open: bool = False, high: float | None = None
 ) -> float:
     if not _is_number(value):
-        raise ScenarioError(f"{path}: expected a number, got {json.dumps(value)}")
+        raise ScenarioError(f"{path}: expected a number, got {_shown(value)}")
     number = float(value)
     if low is not None and (number < low or (low_open and number == low)):
         bound = f"> {low:g}" if low_open else f">= {low:g}"
@@ -136,17 +151,28 @@ def _number(
     return number
 
 
-def _integer(value: Any, path: str, *, low: int | None = None) -> int:
+def _integer(value: Any, path: str, *, low: int | None = None, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError(f"{path}: expected an integer, got {json.dumps(value)}")
+        raise ScenarioError(f"{path}: expected an integer, got {_shown(value)}")
     if low is not None and value < low:
-        raise ScenarioError(f"{path}: must be >= {low}, got {value}")
+        raise ScenarioError(f"{path}: must be >= {low}, got {_shown(value)}")
+    if high is not None and value > high:
+        raise ScenarioError(f"{path}: must be <= {high:,}, got {_shown(value)}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """A value as the file wrote it, cut short: an error names the value, it does not echo 100 KB."""
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an integer of 4,300+ digits
+        text = "a very large integer"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _string(value: Any, path: str, *, non_empty: bool = True) -> str:
     if not isinstance(value, str):
-        raise ScenarioError(f"{path}: expected a string, got {json.dumps(value)}")
+        raise ScenarioError(f"{path}: expected a string, got {_shown(value)}")
     if non_empty and not value.strip():
         raise ScenarioError(f"{path}: must not be empty")
     return value
@@ -181,7 +207,7 @@ def _only_keys(
 
 def _enum(value: Any, path: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise ScenarioError(f"{path}: {json.dumps(value)} is not one of {', '.join(choices)}")
+        raise ScenarioError(f"{path}: {_shown(value)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -223,8 +249,10 @@ _MODE_KEYS = (
 def _parse_human(value: Any) -> HumanSpec:
     obj = _object(value, "human")
     _only_keys(obj, "human", ("median_hours", "p90_hours"), ())
-    median = _number(obj.get("median_hours", 20.0), "human.median_hours", low=0.0, low_open=True)
-    p90 = _number(obj.get("p90_hours", 60.0), "human.p90_hours", low=0.0, low_open=True)
+    median = _number(
+        obj.get("median_hours", 20.0), "human.median_hours", low=0.0, low_open=True, high=YEAR_HOURS
+    )
+    p90 = _number(obj.get("p90_hours", 60.0), "human.p90_hours", low=0.0, low_open=True, high=YEAR_HOURS)
     if p90 < median:
         raise ScenarioError(f"human.p90_hours: must be >= human.median_hours ({median:g}), got {p90:g}")
     return HumanSpec(median_hours=median, p90_hours=p90)
@@ -235,9 +263,13 @@ def _parse_approvals(value: Any) -> ApprovalsSpec:
     _only_keys(obj, "approvals", _APPROVAL_KEYS, ())
     enabled = obj.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ScenarioError(f"approvals.enabled: expected true or false, got {json.dumps(enabled)}")
-    median = _number(obj.get("median_minutes", 30.0), "approvals.median_minutes", low=0.0, low_open=True)
-    p90 = _number(obj.get("p90_minutes", 240.0), "approvals.p90_minutes", low=0.0, low_open=True)
+        raise ScenarioError(f"approvals.enabled: expected true or false, got {_shown(enabled)}")
+    median = _number(
+        obj.get("median_minutes", 30.0), "approvals.median_minutes", low=0.0, low_open=True, high=YEAR_MINUTES
+    )
+    p90 = _number(
+        obj.get("p90_minutes", 240.0), "approvals.p90_minutes", low=0.0, low_open=True, high=YEAR_MINUTES
+    )
     if p90 < median:
         raise ScenarioError(
             f"approvals.p90_minutes: must be >= approvals.median_minutes ({median:g}), got {p90:g}"
@@ -256,7 +288,7 @@ def _parse_job(value: Any, index: int) -> JobSpec:
     for t, table in enumerate(_list(obj.get("tables", []), f"{path}.tables")):
         name = _string(table, f"{path}.tables[{t}]")
         if not _TABLE_NAME.match(name):
-            raise ScenarioError(f"{path}.tables[{t}]: expected 'db.table', got {json.dumps(name)}")
+            raise ScenarioError(f"{path}.tables[{t}]: expected 'db.table', got {_shown(name)}")
         tables.append(name)
     return JobSpec(
         name=_string(obj["name"], f"{path}.name"),
@@ -266,11 +298,13 @@ def _parse_job(value: Any, index: int) -> JobSpec:
             )
         ),
         runtime_minutes=_number(
-            obj.get("runtime_minutes", 10), f"{path}.runtime_minutes", low=0, low_open=True
+            obj.get("runtime_minutes", 10), f"{path}.runtime_minutes", low=0, low_open=True, high=YEAR_MINUTES
         ),
-        weight=_number(obj.get("weight", 1), f"{path}.weight", low=0, low_open=True),
+        weight=_number(obj.get("weight", 1), f"{path}.weight", low=0, low_open=True, high=MAX_WEIGHT),
         tables=tuple(tables),
-        schedule_hours=_number(obj.get("schedule_hours", 24), f"{path}.schedule_hours", low=0, low_open=True),
+        schedule_hours=_number(
+            obj.get("schedule_hours", 24), f"{path}.schedule_hours", low=0, low_open=True, high=YEAR_HOURS
+        ),
     )
 
 
@@ -285,7 +319,7 @@ def _parse_mode(value: Any, index: int, job_names: tuple[str, ...]) -> ModeSpec:
         names = [_string(j, f"{path}.jobs[{k}]") for k, j in enumerate(_list(obj["jobs"], f"{path}.jobs"))]
         for k, name in enumerate(names):
             if name not in job_names:
-                raise ScenarioError(f"{path}.jobs[{k}]: {json.dumps(name)} is not the name of a job")
+                raise ScenarioError(f"{path}.jobs[{k}]: {_shown(name)} is not the name of a job")
         if not names:
             raise ScenarioError(f"{path}.jobs: must hold at least one job name (omit it for all jobs)")
         jobs = tuple(names)
@@ -319,7 +353,7 @@ def _parse_mode(value: Any, index: int, job_names: tuple[str, ...]) -> ModeSpec:
 
     return ModeSpec(
         category=category,
-        weight=_number(obj["weight"], f"{path}.weight", low=0.0, low_open=True),
+        weight=_number(obj["weight"], f"{path}.weight", low=0.0, low_open=True, high=MAX_WEIGHT),
         jobs=jobs,
         start=start,
         until=until,
@@ -342,7 +376,7 @@ def _check_coverage(jobs: tuple[JobSpec, ...], modes: tuple[ModeSpec, ...]) -> N
             reached = max(reached, until)
         if reached < 1.0:
             raise ScenarioError(
-                f"modes: no mode applies to job {json.dumps(job.name)} from {reached:g} of the stream on "
+                f"modes: no mode applies to job {_shown(job.name)} from {reached:g} of the stream on "
                 "(give it a mode covering that part, via 'jobs', 'from' and 'until')"
             )
 
@@ -355,7 +389,7 @@ def parse_scenario(data: Any) -> Scenario:
     seen: set[str] = set()
     for i, job in enumerate(jobs):
         if job.name in seen:
-            raise ScenarioError(f"jobs[{i}].name: duplicate job name {json.dumps(job.name)}")
+            raise ScenarioError(f"jobs[{i}].name: duplicate job name {_shown(job.name)}")
         seen.add(job.name)
     names = tuple(j.name for j in jobs)
     modes = tuple(
@@ -365,12 +399,18 @@ def parse_scenario(data: Any) -> Scenario:
     return Scenario(
         name=_string(obj["name"], "name"),
         description=_string(obj.get("description", ""), "description", non_empty=False),
-        incidents=_integer(obj.get("incidents", 2000), "incidents", low=1),
+        incidents=_integer(obj.get("incidents", 2000), "incidents", low=1, high=MAX_INCIDENTS),
         seed=_integer(obj.get("seed", 0), "seed"),
-        detection_seconds=_number(obj.get("detection_seconds", 30), "detection_seconds", low=0.0),
-        decision_seconds=_number(obj.get("decision_seconds", 5), "decision_seconds", low=0.0),
-        backoff_minutes=_number(obj.get("backoff_minutes", 10), "backoff_minutes", low=0.0),
-        max_attempts=_integer(obj.get("max_attempts", 3), "max_attempts", low=1),
+        detection_seconds=_number(
+            obj.get("detection_seconds", 30), "detection_seconds", low=0.0, high=YEAR_SECONDS
+        ),
+        decision_seconds=_number(
+            obj.get("decision_seconds", 5), "decision_seconds", low=0.0, high=YEAR_SECONDS
+        ),
+        backoff_minutes=_number(
+            obj.get("backoff_minutes", 10), "backoff_minutes", low=0.0, high=YEAR_MINUTES
+        ),
+        max_attempts=_integer(obj.get("max_attempts", 3), "max_attempts", low=1, high=MAX_ATTEMPTS),
         human=_parse_human(obj.get("human", {})),
         jobs=jobs,
         modes=modes,

@@ -153,6 +153,12 @@ def _pick(weights: Sequence[float], rng: np.random.Generator) -> int:
     return len(weights) - 1
 
 
+def seed_entropy(seed: int) -> int:
+    """numpy's generators take non-negative seeds only; a scenario's seed is any integer. Seeds in
+    [0, 2**128) are used as they are, so the streams they give do not change."""
+    return seed % (1 << 128)
+
+
 def generate_incidents(
     scenario: Scenario,
     incidents: int,
@@ -170,7 +176,8 @@ def generate_incidents(
     ``perfect_diagnosis`` the classifier is replaced by the mode's true category (everything else, the
     stream included, unchanged), so that the cost of misdiagnosis can be measured on the same stream.
     """
-    rng = np.random.default_rng([seed, STREAM_WORLD])
+    entropy = seed_entropy(seed)
+    rng = np.random.default_rng([entropy, STREAM_WORLD])
     rows = max(attempts_kept, scenario.max_attempts + 1)  # baselines make at most 3 attempts
     library = message_library()
     job_weights = [j.weight for j in scenario.jobs]
@@ -199,7 +206,7 @@ def generate_incidents(
             table_versions=table_versions,
             bad_record_fraction=mode.bad_record_fraction,
         )
-        luck_rng = np.random.default_rng([seed, STREAM_LUCK, index])
+        luck_rng = np.random.default_rng([entropy, STREAM_LUCK, index])
         luck = luck_rng.random((rows, len(ACTIONS)))
         human_z = float(luck_rng.standard_normal())
         # Drawn after the luck and the human, so that they are what they were before approvals existed.
