@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from selfheal_core.classification.classifier import Classifier
@@ -42,6 +42,9 @@ class MeasuredReport:
     groups: int
     report: Report
     intervals: dict[str, tuple[float, float]]
+    # the same predictions scored on the lines marked hard (wording that points to another category)
+    # and on the others, when the input marks any: where the errors are, not only how many
+    by_hardness: dict[str, Subset] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class MeasuredReport:
             "groups": self.groups,
             **self.report.to_dict(),
             "intervals": {key: [low, high] for key, (low, high) in self.intervals.items()},
+            "by_hardness": {name: subset.to_dict() for name, subset in self.by_hardness.items()},
         }
 
     def render(self) -> str:
@@ -61,7 +65,65 @@ class MeasuredReport:
             else "scored as-is with the shipped classifier"
         )
         header = f"{how}; {self.groups} groups; [95% interval, bootstrap over groups]\n"
-        return header + format_report(self.report, self.intervals)
+        return header + format_report(self.report, self.intervals) + self._render_hardness()
+
+    def _render_hardness(self) -> str:
+        if not self.by_hardness:
+            return ""
+        lines = ["", "", "by hardness (hard: the wording points to another category than the label's)"]
+        for name, subset in self.by_hardness.items():
+            r, ci = subset.report, subset.intervals
+            lines.append(
+                f"{name:<9} {r.total:>4} messages  macro-F1 {r.macro_f1:.3f} {_pair(ci['macro_f1'])}  "
+                f"unsafe {r.unsafe_automation}/{r.human_only_total} = {r.unsafe_rate:.3f} "
+                f"{_pair(ci['unsafe_rate'])}  "
+                f"abstention {r.abstention_rate:.3f} {_pair(ci['abstention_rate'])}"
+            )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Subset:
+    report: Report
+    intervals: dict[str, tuple[float, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        figures = self.report.to_dict()
+        keys = (
+            "total",
+            "macro_f1",
+            "unsafe_automation",
+            "human_only_total",
+            "unsafe_rate",
+            "abstention_rate",
+        )
+        return {
+            **{key: figures[key] for key in keys},
+            "intervals": {
+                key: list(self.intervals[key]) for key in ("macro_f1", "unsafe_rate", "abstention_rate")
+            },
+        }
+
+
+def _pair(interval: tuple[float, float]) -> str:
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def _by_hardness(
+    examples: list[Example], pairs: list[tuple[Category, Category]], groups: list[str], seed: int
+) -> dict[str, Subset]:
+    marks = [example.hard for example in examples]
+    if not any(marks):
+        return {}
+    out: dict[str, Subset] = {}
+    for name, wanted in (("hard", True), ("not hard", False)):
+        rows = [i for i, mark in enumerate(marks) if mark is wanted]
+        if rows:
+            chosen = [pairs[i] for i in rows]
+            out[name] = Subset(
+                evaluate(chosen), bootstrap_intervals(chosen, [groups[i] for i in rows], seed=seed)
+            )
+    return out
 
 
 def _has_groups(text: str) -> bool:
@@ -110,4 +172,5 @@ def measure(
         groups=len(set(groups)),
         report=evaluate(pairs),
         intervals=bootstrap_intervals(pairs, groups, seed=seed),
+        by_hardness=_by_hardness(examples, pairs, groups, seed),
     )

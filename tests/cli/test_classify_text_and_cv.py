@@ -99,3 +99,21 @@ def test_a_negative_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["classify", "--report", "--seed", "-1"])
     assert exit_.value.code == 2
     assert "--seed: must be 0 or more, got -1" in capsys.readouterr().err
+
+
+def test_report_splits_the_figures_by_hardness_when_lines_are_marked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.loads(line) for line in _labelled(tmp_path).read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["note"] = "HARD: reads like something else" if i % 3 == 0 else "plain"
+    marked = tmp_path / "marked.jsonl"
+    marked.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["classify", "--report", "--json", "--cv", "0", str(marked)]) == 0
+    split = json.loads(capsys.readouterr().out)["by_hardness"]
+    assert (split["hard"]["total"], split["not hard"]["total"]) == (4, 8)
+    assert set(split["hard"]["intervals"]) == {"macro_f1", "unsafe_rate", "abstention_rate"}
+    assert main(["classify", "--report", "--cv", "0", str(marked)]) == 0
+    assert "by hardness" in capsys.readouterr().out
+    assert main(["classify", "--report", "--json", "--cv", "0", str(_labelled(tmp_path))]) == 0
+    assert json.loads(capsys.readouterr().out)["by_hardness"] == {}
