@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
 
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+from selfheal.classifier_report import single_threaded_blas
+
+single_threaded_blas()  # before numpy is imported
 
 from selfheal_core.classification.classifier import Classifier  # noqa: E402
 from selfheal_core.vocabulary import Category  # noqa: E402

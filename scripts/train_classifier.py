@@ -12,20 +12,19 @@ See docs/diagnosis.md ("The learned fallback").
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# Before numpy is imported: the fits are small matrix products that BLAS threads only slow down.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+from selfheal.classifier_report import single_threaded_blas
+
+single_threaded_blas()  # before numpy is imported
 
 from selfheal_core.classification.model import MODEL_FILE, save  # noqa: E402
 
 from selfheal.classification import training  # noqa: E402
 from selfheal.classification.corpus import CorpusError, Example, parse_lines  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "glue_errors.jsonl"
 
 
