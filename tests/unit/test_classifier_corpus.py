@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selfheal_core.classification.classifier import classify
+from selfheal_core.classification.classifier import Classifier, classify
 from selfheal_core.vocabulary import Category
 
 from selfheal.classification.corpus import group_of
@@ -49,11 +49,15 @@ def test_corpus_is_large_labelled_grouped_and_sourced(corpus: list[dict[str, Any
 
 
 def test_shipped_classifier_in_sample_floor(corpus: list[dict[str, Any]]) -> None:
-    report = evaluate((Category(r["category"]), classify(r["message"]).category) for r in corpus)
-    # In-sample on a corpus that is over a third hard cases (wording that points to the wrong category): the
-    # shipped layers score about 0.84 / 7.5%; a broken model file or wiring falls far below these floors.
-    assert report.macro_f1 >= 0.80, report.to_dict()
-    assert report.unsafe_rate <= 0.10, report.to_dict()
+    """The shipped model is wired and fitted to this corpus: in-sample it must beat the fixed layers
+    alone (0.692 macro-F1, 15.0% unsafe on the 859 lines) by a clear margin, and keep above a floor. A
+    missing or stale model file, or broken wiring, falls to the layers' figures or below."""
+    shipped = evaluate((Category(r["category"]), classify(r["message"]).category) for r in corpus)
+    layers = Classifier(model=None)
+    alone = evaluate((Category(r["category"]), layers.classify(r["message"]).category) for r in corpus)
+    assert shipped.macro_f1 >= alone.macro_f1 + 0.05, (shipped.to_dict(), alone.to_dict())
+    assert shipped.unsafe_rate <= alone.unsafe_rate - 0.03, (shipped.to_dict(), alone.to_dict())
+    assert shipped.macro_f1 >= 0.72 and shipped.unsafe_rate <= 0.11, shipped.to_dict()
 
 
 SEALED_SETS = sorted(CORPUS.parent.glob("sealed*/sealed.jsonl"))
@@ -78,5 +82,5 @@ def test_sealed_sets_are_held_apart_from_the_corpus_and_each_other(
     assert not [r for r in sealed if r["group"].lower() in groups]
 
 
-def test_the_scored_sealed_set_is_large_enough() -> None:
-    assert len(_lines(CORPUS.parent / "sealed2" / "sealed.jsonl")) >= 80
+def test_the_held_out_sealed_set_is_large_enough() -> None:
+    assert len(_lines(CORPUS.parent / "sealed3" / "sealed.jsonl")) >= 80
