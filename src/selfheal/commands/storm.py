@@ -41,8 +41,8 @@ KEYS = (
 )
 
 
-MAX_INCIDENTS = 5000
-MAX_JOBS = 5000
+MAX_STORM_INCIDENTS = 5000
+MAX_STORM_JOBS = 5000
 
 
 def _minutes(text: str) -> float:
@@ -82,10 +82,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from selfheal.local.storm import Source, StormScenario, run_storm
 
-    if args.incidents > MAX_INCIDENTS:
-        raise UsageError(f"at most {MAX_INCIDENTS} incidents: each is one execution thread")
-    if args.jobs > MAX_JOBS:
-        raise UsageError(f"at most {MAX_JOBS} jobs: each is created in the local Glue")
+    if args.incidents > MAX_STORM_INCIDENTS:
+        raise UsageError(f"at most {MAX_STORM_INCIDENTS} incidents: each is one execution thread")
+    if args.jobs > MAX_STORM_JOBS:
+        raise UsageError(f"at most {MAX_STORM_JOBS} jobs: each is created in the local Glue")
     source = Source(
         "s3://shared-lake/orders",
         "AnalysisException: Path does not exist: s3://shared-lake/orders/dt=2026-11-26",

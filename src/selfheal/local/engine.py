@@ -372,18 +372,13 @@ class LocalEngine:
             )
             histories = {name: versions for name, versions in fixture.tables.items() if versions}
             for table, versions in histories.items():
-                database, _, name = table.partition(".")
-                with contextlib.suppress(glue.exceptions.AlreadyExistsException):
-                    glue.create_database(DatabaseInput={"Name": database})
-                glue.create_table(DatabaseName=database, TableInput=_table_input(name, versions[0]))
+                _create_table(backend, table, versions[0], replace=False)
             success = FakeJobRun(job_name, arguments={})
             success.status = "SUCCEEDED"
             backend.get_job(job_name).job_runs.append(success)
             time.sleep(0.002)  # the catalog change comes after the last success
             for table, versions in histories.items():
-                database, _, name = table.partition(".")
-                for columns in versions[1:]:
-                    glue.update_table(DatabaseName=database, TableInput=_table_input(name, columns))
+                _update_table(backend, table, versions[1:])
             self._seeded_jobs.add(job_name)
 
     def reset_tables(self, job_name: str, tables: Mapping[str, list[list[dict[str, str]]]]) -> None:
@@ -393,33 +388,19 @@ class LocalEngine:
             self._reset_tables(job_name, tables)
 
     def _reset_tables(self, job_name: str, tables: Mapping[str, list[list[dict[str, str]]]]) -> None:
-        # The world is set straight in moto's catalog, not through the Glue API: this is the simulated
-        # world changing between incidents, not a call selfheal makes (through boto3 it was ~8% of an
-        # incident's wall time in a long stream).
-        from moto.glue.exceptions import TableNotFoundException
         from moto.glue.models import glue_backends
 
         catalog = glue_backends[ACCOUNT][REGION]
         self._seed_job(job_name)
         time.sleep(0.002)  # the new history comes after every run so far
         for table, versions in tables.items():
-            if not versions:
-                continue
-            database, _, name = table.partition(".")
-            if database not in catalog.databases:
-                catalog.create_database(database, {"Name": database})
-            with contextlib.suppress(TableNotFoundException):
-                catalog.delete_table(database, name)
-            catalog.create_table(database, name, _table_input(name, versions[0]))
-            for columns in versions[1:]:
-                catalog.update_table(database, name, _table_input(name, columns))
+            if versions:
+                _create_table(catalog, table, versions[0], replace=True)
+                _update_table(catalog, table, versions[1:])
 
     def _put_log(self, group: str, stream: str, text: str) -> None:
-        with controller.suspended():
-            self._put_log_unfaulted(group, stream, text)
-
-    def _put_log_unfaulted(self, group: str, stream: str, text: str) -> None:
-        # Glue writes the run's log, not selfheal: set straight in moto's CloudWatch Logs.
+        # Glue writes the run's log, not selfheal: set straight in moto's CloudWatch Logs (no API call,
+        # so no fault applies to it).
         from moto.logs.models import logs_backends
 
         backend = logs_backends[ACCOUNT][REGION]
@@ -745,6 +726,30 @@ def _kind(event: Mapping[str, Any]) -> str:
 def _status(backend: Any, execution_arn: str) -> str:
     status = backend.describe_execution(execution_arn).status
     return str(getattr(status, "value", status))
+
+
+# The simulated world's catalog is written straight into moto's backend, not through the Glue API: it is
+# the world changing, not a call selfheal makes (through boto3 it was ~8% of an incident's wall time in a
+# long stream of incidents).
+def _create_table(catalog: Any, table: str, columns: list[dict[str, str]], *, replace: bool) -> None:
+    """``table`` ("db.table") with ``columns`` as its first version; ``replace`` drops an existing one
+    (else moto's TableAlreadyExistsException, as CreateTable answers)."""
+    from moto.glue.exceptions import TableNotFoundException
+
+    database, _, name = table.partition(".")
+    if database not in catalog.databases:
+        catalog.create_database(database, {"Name": database})
+    if replace:
+        with contextlib.suppress(TableNotFoundException):
+            catalog.delete_table(database, name)
+    catalog.create_table(database, name, _table_input(name, columns))
+
+
+def _update_table(catalog: Any, table: str, versions: list[list[dict[str, str]]]) -> None:
+    """A new catalog version of ``table`` per column list, in order."""
+    database, _, name = table.partition(".")
+    for columns in versions:
+        catalog.update_table(database, name, _table_input(name, columns))
 
 
 def _table_input(name: str, columns: list[dict[str, str]]) -> dict[str, Any]:

@@ -221,6 +221,12 @@ class StepFunctionsEngine:
             "APPROVALS": "true" if scenario.active_approvals is not None else "false",
         }
 
+    @property
+    def local_engine(self) -> LocalEngine | None:
+        """The open session's local engine (its function invocations, the last execution's AWS calls),
+        for benchmarks; None before the first incident of a state-machine policy."""
+        return None if self._session is None else self._session.engine
+
     def q_rows(self, key: str) -> dict[str, QRow]:
         """The Q-table the deployed Learn wrote for the policy ``key`` (the open session's store)."""
         if self._session is None or self._session.key != key:
