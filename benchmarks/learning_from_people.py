@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/learning_from_people.py [--answers FILE] [--human-weight W] [--folds K]
 
-ANSWERS are labelled lines as operators' answers would give them (default: sealed set 3, 86 real messages
+ANSWERS are labelled lines as operators' answers would give them (default: sealed set 4, 112 real messages
 labelled by people from their threads; it has been scored once and is spent, so it can serve as
 answers). They are split into folds by source group. For each fold the model is trained twice, as
 ``scripts/train_classifier.py`` does: on the corpus alone, and on the corpus plus the other folds' answers
@@ -30,7 +30,7 @@ from selfheal.classification.metrics import evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "glue_errors.jsonl"
-ANSWERS = ROOT / "tests" / "corpus" / "sealed3" / "sealed.jsonl"  # the newest spent sealed set
+ANSWERS = ROOT / "tests" / "corpus" / "sealed4" / "sealed.jsonl"  # newest sealed set; run once it is scored
 
 
 def read(path: Path) -> list[Example]:

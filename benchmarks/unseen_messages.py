@@ -24,7 +24,7 @@ from selfheal.simulator.scenario import Scenario, parse_scenario, shipped_scenar
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ("rules", "learned", "learned_final")
 TARGET_POINTS = 5.0
-SEALED = ROOT / "tests" / "corpus" / "sealed3" / "sealed.jsonl"  # the newest spent sealed set
+SEALED = ROOT / "tests" / "corpus" / "sealed4" / "sealed.jsonl"  # newest sealed set; run once it is scored
 
 
 def scenario_with_messages(scenario: dict[str, object], labelled: list[dict[str, str]]) -> dict[str, object]:
