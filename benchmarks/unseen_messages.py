@@ -40,6 +40,24 @@ def scenario_with_messages(scenario: dict[str, object], labelled: list[dict[str,
     return {**scenario, "name": f"{scenario['name']}_unseen_messages", "modes": modes}
 
 
+def unseen_scenario(name: str, messages: Path) -> dict[str, object]:
+    """Shipped scenario ``name`` with every mode's messages replaced by MESSAGES' lines of its category."""
+    scenario = json.loads((shipped_scenarios_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    lines = messages.read_text(encoding="utf-8").splitlines()
+    return scenario_with_messages(scenario, [json.loads(line) for line in lines if line.strip()])
+
+
+def arguments(description: str, scenario: str) -> argparse.Namespace:
+    """The options this benchmark and benchmarks/causes_from_facts.py share."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--scenario", default=scenario)
+    parser.add_argument("--messages", type=Path, default=SEALED)
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", action="store_true")
+    return parser.parse_args()
+
+
 def automated_percent(scenario: Scenario, incidents: int, seed: int, perfect: bool) -> dict[str, float]:
     evaluation = evaluate(scenario, incidents, seed, perfect_diagnosis=perfect)
     percents: dict[str, float] = {}
@@ -50,18 +68,9 @@ def automated_percent(scenario: Scenario, incidents: int, seed: int, perfect: bo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="default")
-    parser.add_argument("--messages", type=Path, default=SEALED)
-    parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    scenario = json.loads((shipped_scenarios_dir() / f"{args.scenario}.json").read_text(encoding="utf-8"))
-    lines = args.messages.read_text(encoding="utf-8").splitlines()
-    labelled = [json.loads(line) for line in lines if line.strip()]
+    args = arguments(__doc__.splitlines()[0], "default")
     rows: dict[str, dict[str, list[float]]] = {p: {"classifier": [], "perfect": []} for p in POLICIES}
-    unseen = parse_scenario(scenario_with_messages(scenario, labelled))
+    unseen = parse_scenario(unseen_scenario(args.scenario, args.messages))
     for seed in args.seeds:
         for label, perfect in (("classifier", False), ("perfect", True)):
             for policy, percent in automated_percent(unseen, args.incidents, seed, perfect).items():

@@ -285,6 +285,23 @@ def test_safety_gate_reads_the_kill_switch_from_ssm(world, load_handler, lambda_
     assert gated.event.kill_switch is True and gated.event.action is Action.ESCALATE
 
 
+@pytest.mark.parametrize("allowed", [True, False])
+def test_safety_gate_reads_whether_causes_from_facts_may_be_approved(
+    world, load_handler, lambda_context, allowed
+):
+    settings = {"mode": "auto", "kill_switch": False, "approve_causes_from_facts": allowed}
+    world.ssm.put_parameter(Name=world.parameter, Type="String", Value=json.dumps(settings))
+    incident = open_incident(world, "transient_network", "retry", confidence=0.6, cause_from_facts=True)
+    deps = world.deps(APPROVALS="true")
+    result = load_handler("safety_gate")({"incident_id": incident}, lambda_context, deps=deps)
+    if allowed:
+        assert (result["action"], result["needs_approval"]) == ("retry", True)
+        assert result["approval"] == ["cause_from_facts"]
+    else:
+        assert (result["action"], result["needs_approval"]) == ("escalate", False)
+        assert result["rules_fired"] == ["cause_from_facts"]
+
+
 def test_safety_gate_without_the_parameter_uses_the_deployed_settings(world, load_handler, lambda_context):
     incident = open_incident(world, "transient_network", "retry")
     result = load_handler("safety_gate")({"incident_id": incident}, lambda_context, deps=world.deps())

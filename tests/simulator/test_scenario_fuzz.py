@@ -4,23 +4,19 @@ code with more cases."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fuzzer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scenario_fuzz", ROOT / "benchmarks" / "scenario_fuzz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/scenario_fuzz.py")
 
 
 @pytest.fixture(autouse=True)

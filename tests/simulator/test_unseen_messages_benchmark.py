@@ -3,12 +3,12 @@ category (the measurement of issue 8's misdiagnosis cost depends on it)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 from selfheal.simulator.scenario import parse_scenario, shipped_scenarios_dir
 
@@ -16,13 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "unseen_messages", ROOT / "benchmarks" / "unseen_messages.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/unseen_messages.py")
 
 
 def test_every_mode_draws_the_labelled_messages_of_its_category() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fakes import T0, make_deps
 from selfheal_core.adapters.eventbridge import trigger_from_event
 from selfheal_core.classification.classifier import classify
@@ -109,6 +110,85 @@ def test_drift_looking_error_with_catalog_drift_stays_schema_drift():
     diagnosis = diagnosed(deps, message)
     assert diagnosis.category is Category.SCHEMA_DRIFT and diagnosis.drifted
     assert [(c.name, c.verdict) for c in diagnosis.checks] == [("catalog_drift", "confirmed")]
+
+
+GENERIC = "An error occurred while calling o98.pyWriteDynamicFrame."  # names no cause
+
+
+def renamed_since_last_success(deps) -> None:
+    deps.glue.add_table_version(
+        "sales", "orders", [("order_id", "bigint"), ("amount", "double")], updated_at=T0 + timedelta(hours=2)
+    )
+
+
+def gated(deps, action: Action, settings: SafetySettings):
+    state = load_state(deps.store, INCIDENT)
+    deps.store.append(INCIDENT, Proposed(attempt=1, action=action), state.next_seq)
+    return safety_gate.run(INCIDENT, deps.store, settings, backoff_seconds=60)
+
+
+def test_when_the_text_names_no_cause_a_breaking_catalog_change_does_and_a_human_approves():
+    deps = make_deps()
+    seed(deps, log=GENERIC)
+    renamed_since_last_success(deps)
+    diagnosis = diagnosed(deps, GENERIC)
+    assert (diagnosis.category, diagnosis.cause_from_facts) == (Category.SCHEMA_DRIFT, True)
+    assert diagnosis.confidence == 0.6 and diagnosis.signature == "facts:cause_from_facts"
+    check = next(c for c in diagnosis.checks if c.name == "cause_from_facts")
+    assert check.verdict == "confirmed" and "sales.orders: column_renamed" in check.evidence
+    assert diagnosis.evidence[0] == check.evidence  # the escalation shows the lead first
+    unattended = gated(deps, Action.ROLLBACK, SafetySettings())
+    assert unattended.action == "escalate" and unattended.rules_fired == ("cause_from_facts",)
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_a_cause_from_facts_is_asked_for_only_when_the_operator_allows_it(allowed):
+    deps = make_deps()
+    seed(deps, log=GENERIC)
+    renamed_since_last_success(deps)
+    diagnosed(deps, GENERIC)
+    settings = SafetySettings(ask_approval=True, approve_causes_from_facts=allowed)
+    held = gated(deps, Action.ROLLBACK, settings)
+    if allowed:
+        assert (held.action, held.needs_approval, held.approval) == ("rollback", True, ("cause_from_facts",))
+    else:
+        assert (held.action, held.needs_approval, held.rules_fired) == (
+            "escalate",
+            False,
+            ("cause_from_facts",),
+        )
+
+
+def test_a_failing_data_quality_result_names_the_cause_when_the_text_does_not():
+    deps = make_deps()
+    seed(deps, log=GENERIC)
+    deps.glue.run_dq[RUN] = (DataQualityOutcome("dqresult-1", 1, 40, 10_000),)
+    diagnosis = diagnosed(deps, GENERIC)
+    assert (diagnosis.category, diagnosis.cause_from_facts) == (Category.DATA_QUALITY, True)
+    assert diagnosis.bad_record_fraction == 0.004
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "java.net.UnknownHostException: db.internal",  # a cause the text names, for a human
+        "User: arn:aws:iam::1:role/glue is not authorized to perform: s3:GetObject",
+    ],
+)
+def test_facts_never_replace_a_cause_the_text_named(message):
+    deps = make_deps()
+    seed(deps, log=message)
+    renamed_since_last_success(deps)
+    diagnosis = diagnosed(deps, message)
+    assert diagnosis.category in (Category.UNKNOWN, Category.PERMISSION) and not diagnosis.cause_from_facts
+    assert "cause_from_facts" not in [c.name for c in diagnosis.checks]
+
+
+def test_without_facts_a_text_that_names_no_cause_stays_unknown():
+    deps = make_deps()
+    seed(deps, log=GENERIC)
+    diagnosis = diagnosed(deps, GENERIC)
+    assert (diagnosis.category, diagnosis.cause_from_facts) == (Category.UNKNOWN, False)
 
 
 def test_a_column_the_error_suggests_points_to_code():

@@ -83,3 +83,10 @@ def test_safety_with_no_overrides_keeps_the_deployed_settings():
 @pytest.mark.parametrize("mode", ["AUTO", "", "off", None, 3])
 def test_unreadable_mode_fails_safe_to_shadow(mode):
     assert Config.from_env(DDB).safety_with({"mode": mode}).mode == Mode.SHADOW
+
+
+@pytest.mark.parametrize(("value", "allowed"), [(True, True), (False, False), ("true", False), (1, False)])
+def test_only_a_literal_true_lets_causes_from_facts_be_approved(value, allowed):
+    config = Config.from_env({**DDB, "APPROVALS": "true"})
+    assert config.safety.approve_causes_from_facts is False
+    assert config.safety_with({"approve_causes_from_facts": value}).approve_causes_from_facts is allowed

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from selfheal_core.domain.context import Risk
 from selfheal_core.domain.diagnosis import (
+    Diagnosis,
     Evidence,
     criticality_from_tags,
     diagnose,
@@ -133,3 +134,27 @@ def test_drift_baseline_uses_last_success():
     )
     report = diagnose(evidence, stub(Category.TYPE_MISMATCH)).drift[0]
     assert report.baseline_version == "2" and report.current_version == "3"
+
+
+def test_a_cause_from_facts_survives_the_event_log_and_reaches_the_gate():
+    evidence = Evidence(
+        job_name="orders",
+        error_log="Job run failed.",
+        table_versions={"sales.orders": versions([("amount", "double")], [("amt", "double")])},
+    )
+    diagnosis = diagnose(evidence, stub(Category.UNKNOWN, confidence=0.0, signature=None))
+    assert (diagnosis.category, diagnosis.cause_from_facts) == (Category.SCHEMA_DRIFT, True)
+    assert diagnosis.context().cause_from_facts
+    restored = Diagnosis.from_dict(diagnosis.to_dict())
+    assert restored == diagnosis
+    assert not Diagnosis.from_dict({**diagnosis.to_dict(), "cause_from_facts": "yes"}).cause_from_facts
+
+
+def test_an_unknown_a_signature_named_is_not_an_abstention():
+    evidence = Evidence(
+        job_name="orders",
+        error_log="java.net.UnknownHostException: db.internal",
+        table_versions={"sales.orders": versions([("amount", "double")], [("amt", "double")])},
+    )
+    diagnosis = diagnose(evidence, stub(Category.UNKNOWN, signature="net.unknown_host"))
+    assert (diagnosis.category, diagnosis.cause_from_facts) == (Category.UNKNOWN, False)

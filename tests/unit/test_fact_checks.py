@@ -6,6 +6,7 @@ import pytest
 from selfheal_core.classification.classifier import classify
 from selfheal_core.domain.drift import DriftReport
 from selfheal_core.domain.fact_checks import (
+    CAUSE_FROM_FACTS,
     CONFIRMED,
     NOT_CHECKED,
     REFUTED,
@@ -13,6 +14,7 @@ from selfheal_core.domain.fact_checks import (
     JobPaths,
     apply_checks,
     catalog_drift,
+    cause_from_facts,
     check_claims,
     column_exists,
     path_scheme,
@@ -91,6 +93,36 @@ def test_catalog_drift():
     assert catalog_drift([DriftReport("d.t", "1", "2", removed=("a",))]).verdict == CONFIRMED
     refuted = catalog_drift([DriftReport("d.t", "1", "2", added=("b",))])
     assert refuted.verdict == REFUTED and refuted.points_to is Category.UNKNOWN
+
+
+RENAMED = DriftReport("sales.orders", "1", "2", renamed=(("order_id", "id"),))
+RETYPED = DriftReport("sales.orders", "1", "2", type_changed=(("amount", "double", "string"),))
+ADDED = DriftReport("sales.orders", "1", "2", added=("channel",))
+
+
+@pytest.mark.parametrize(
+    ("reports", "fraction", "category"),
+    [
+        ([RENAMED], None, Category.SCHEMA_DRIFT),
+        ([RETYPED], None, Category.TYPE_MISMATCH),
+        ([RETYPED, RENAMED], None, Category.SCHEMA_DRIFT),  # not only type changes
+        ([RENAMED], 0.2, Category.SCHEMA_DRIFT),  # a change to what the job reads comes first
+        ([ADDED], 0.02, Category.DATA_QUALITY),  # an added column breaks no reader
+        ([], 0.02, Category.DATA_QUALITY),
+    ],
+)
+def test_cause_from_facts_names_the_category_the_facts_point_to(reports, fraction, category):
+    found = cause_from_facts(reports, fraction, "Data Quality result dq-1")
+    assert found is not None
+    named, check = found
+    assert named is category
+    assert (check.name, check.verdict) == (CAUSE_FROM_FACTS, CONFIRMED)
+    assert category.value in check.evidence and "for a human to approve" in check.evidence
+
+
+@pytest.mark.parametrize(("reports", "fraction"), [([], None), ([ADDED], None), ([], 0.0), ([ADDED], 0.0)])
+def test_no_fact_no_cause(reports, fraction):
+    assert cause_from_facts(reports, fraction, None) is None
 
 
 @pytest.mark.parametrize("category", list(Category))

@@ -70,3 +70,44 @@ def test_mode_shadow_still_means_shadow_mode() -> None:
     medium = DecisionContext(job_name="orders", category=Category.TRANSIENT_NETWORK)
     decision = SafetyGate(SafetySettings(mode=Mode.SHADOW)).review(Action.RETRY, medium)
     assert decision.shadow and decision.rules_fired == ("shadow_mode",)
+
+
+FROM_FACTS = DecisionContext(
+    job_name="orders",
+    category=Category.SCHEMA_DRIFT,
+    confidence=0.6,
+    drift=True,
+    rollback_available=True,
+    cause_from_facts=True,
+)
+
+
+FACTS_MAY_ASK = SafetySettings(ask_approval=True, approve_causes_from_facts=True)
+
+
+def test_a_cause_only_the_facts_named_is_held_for_approval_when_the_operator_allows_it() -> None:
+    decision = SafetyGate(FACTS_MAY_ASK).review(Action.ROLLBACK, FROM_FACTS)
+    assert (decision.action, decision.approval) == (Action.ROLLBACK, ("cause_from_facts",))
+    assert Action.ROLLBACK in SafetyGate(FACTS_MAY_ASK).allowed_actions(FROM_FACTS)
+
+
+def test_by_default_a_cause_only_the_facts_named_is_not_even_asked_for() -> None:
+    decision = SafetyGate(ASKING).review(Action.ROLLBACK, FROM_FACTS)
+    assert decision.action is Action.ESCALATE and not decision.needs_approval
+    assert decision.rules_fired == ("cause_from_facts",)
+
+
+def test_a_cause_only_the_facts_named_never_runs_unattended() -> None:
+    gate = SafetyGate(SafetySettings())
+    for action in Action:
+        decision = gate.review(action, FROM_FACTS)
+        assert decision.action is Action.ESCALATE and not decision.needs_approval
+    assert gate.allowed_actions(FROM_FACTS) == (Action.ESCALATE,)
+    same_from_text = DecisionContext(**{**FROM_FACTS.__dict__, "cause_from_facts": False})
+    assert gate.review(Action.ROLLBACK, same_from_text).action is Action.ROLLBACK
+
+
+def test_approval_does_not_unlock_what_the_facts_do_not_support() -> None:
+    decision = SafetyGate(FACTS_MAY_ASK).review(Action.QUARANTINE, FROM_FACTS)  # no fraction, no capable job
+    assert decision.action is Action.ESCALATE and not decision.needs_approval
+    assert "cause_from_facts" in decision.rules_fired and "quarantine_fraction_limit" in decision.rules_fired

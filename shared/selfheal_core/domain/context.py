@@ -37,3 +37,5 @@ class DecisionContext:
     quarantine_capable: bool = False
     previous_action: Action | None = None
     previous_actions: tuple[Action, ...] = field(default_factory=tuple)
+    # The text named no cause; trusted facts (catalog, Data Quality) named the category.
+    cause_from_facts: bool = False

@@ -11,11 +11,22 @@ from typing import Any, Protocol
 
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.domain.drift import DriftReport, TableVersion, detect_drift
-from selfheal_core.domain.fact_checks import CONFIRMED, NOT_CHECKED, FactCheck, JobPaths, check_claims
+from selfheal_core.domain.fact_checks import (
+    CONFIRMED,
+    NOT_CHECKED,
+    FactCheck,
+    JobPaths,
+    cause_from_facts,
+    check_claims,
+)
 from selfheal_core.job_contract import QUARANTINE_TAG
 from selfheal_core.vocabulary import Action, Category, Criticality
 
 DRIFT_CATEGORIES = frozenset({Category.SCHEMA_DRIFT, Category.TYPE_MISMATCH})
+# A diagnosis the facts alone made: above the gate's confidence floor, so that the rule that holds it for
+# a human (``cause_from_facts``) is the one the human reads, not a confidence figure.
+FACTS_CONFIDENCE = 0.6
+FACTS_SIGNATURE = "facts:cause_from_facts"
 
 
 class ClassificationLike(Protocol):
@@ -66,6 +77,8 @@ class Diagnosis:
     quarantine_capable: bool = False
     notes: tuple[str, ...] = ()
     checks: tuple[FactCheck, ...] = ()  # the claims checked against facts (domain.fact_checks)
+    # The text named no cause and trusted facts named this one: any action waits for a human's approval.
+    cause_from_facts: bool = False
 
     @classmethod
     def unknown(cls, job_name: str) -> Diagnosis:
@@ -95,6 +108,7 @@ class Diagnosis:
             quarantine_capable=self.quarantine_capable,
             previous_action=previous_actions[-1] if previous_actions else None,
             previous_actions=tuple(previous_actions),
+            cause_from_facts=self.cause_from_facts,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +126,7 @@ class Diagnosis:
             "quarantine_capable": self.quarantine_capable,
             "notes": list(self.notes),
             "checks": [check.to_dict() for check in self.checks],
+            "cause_from_facts": self.cause_from_facts,
         }
 
     @classmethod
@@ -131,6 +146,7 @@ class Diagnosis:
             quarantine_capable=bool(data.get("quarantine_capable", False)),
             notes=tuple(str(n) for n in data.get("notes", ())),
             checks=tuple(FactCheck.from_dict(c) for c in data.get("checks") or () if isinstance(c, Mapping)),
+            cause_from_facts=data.get("cause_from_facts") is True,
         )
 
 
@@ -201,6 +217,17 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
     if evidence.reported_category is None:  # a Data Quality result is the service's own verdict
         catalog = drift if drift or evidence.job_paths is not None else None
         category, checks = check_claims(category, evidence.error_log, evidence.job_paths, catalog)
+    from_facts = False
+    if (
+        _text_named_nothing(classification)
+        and category is Category.UNKNOWN
+        and evidence.reported_category is None
+    ):
+        found = cause_from_facts(drift, evidence.bad_record_fraction, evidence.bad_record_source)
+        if found is not None:
+            (category, check), from_facts = found, True
+            confidence, signature, checks = FACTS_CONFIDENCE, FACTS_SIGNATURE, (*checks, check)
+            lines = (check.evidence, *lines)  # what the human reads first: the fact, then the log
     if category is Category.DATA_QUALITY:
         checks = (*checks, bad_record_check(evidence))
     criticality = criticality_from_tags(evidence.tags)
@@ -225,4 +252,11 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
         quarantine_capable=quarantine_capable(evidence.tags),
         notes=tuple(notes),
         checks=checks,
+        cause_from_facts=from_facts,
     )
+
+
+def _text_named_nothing(classification: ClassificationLike) -> bool:
+    """The classifier abstained: no layer matched (an ``unknown`` a signature or an exception name gave,
+    such as a connect timeout, is a cause a human handles, not an abstention)."""
+    return classification.category is Category.UNKNOWN and classification.signature is None

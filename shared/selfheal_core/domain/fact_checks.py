@@ -15,6 +15,12 @@ evidence for it, as the gate names its rules:
 
 A refuting check only ever moves the answer to a category a human handles (``code_error`` or
 ``unknown``): a fact check can stop automation, never start it.
+
+One check goes the other way, and never alone: ``cause_from_facts``. When the text names no cause at all
+(``unknown``), a trusted fact that names one is the best lead an engineer has: a breaking catalog change
+since the last success, or a Glue Data Quality result that found bad rows in the failed run. The diagnosis
+then carries that category, marked as coming from the facts, and the gate holds any action it leads to for
+a human's approval (rule ``cause_from_facts``): facts can suggest a fix, a person decides.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ VERDICTS = (CONFIRMED, REFUTED, NOT_CHECKED)
 COLUMN_EXISTS = "column_exists"
 PATH_SCHEME = "path_scheme"
 CATALOG_DRIFT = "catalog_drift"
+CAUSE_FROM_FACTS = "cause_from_facts"
 
 # Which categories each check can refute (a refuted check moves those to its ``points_to``).
 _COLUMN_CLAIMS = frozenset(Category) - {Category.CODE_ERROR, Category.PERMISSION}
@@ -286,6 +293,39 @@ def catalog_drift(reports: Sequence[DriftReport] | None) -> FactCheck:
         f"the error reads like drift, but the catalog shows no breaking change in {tables}",
         Category.UNKNOWN,
     )
+
+
+# -- cause_from_facts ---------------------------------------------------------------------------------
+def cause_from_facts(
+    reports: Sequence[DriftReport], bad_record_fraction: float | None, fraction_source: str | None
+) -> tuple[Category, FactCheck] | None:
+    """The category trusted facts name when the text names none, with the check that says why; None when
+    no fact names one. Only what the caller read from trusted sources may be passed: the catalog's versions
+    and a Glue Data Quality result's row counts, never numbers found in the log.
+
+    A breaking catalog change comes first: it is a change to what the job reads, and the drift report
+    names the table and the columns. Type changes alone point to ``type_mismatch``."""
+    breaking = [r for r in reports if r.breaking]
+    if breaking:
+        only_types = all(
+            r.type_changed and not (r.removed or r.renamed or r.partition_keys_changed) for r in breaking
+        )
+        category = Category.TYPE_MISMATCH if only_types else Category.SCHEMA_DRIFT
+        changes = "; ".join(f"{r.table}: {', '.join(r.kinds)}" for r in breaking)
+        evidence = f"the text names no cause; breaking catalog change since the last success ({changes})"
+        return category, FactCheck(
+            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a human to approve"
+        )
+    if bad_record_fraction is not None and bad_record_fraction > 0:
+        source = fraction_source or "a Glue Data Quality result"
+        evidence = (
+            f"the text names no cause; {source} found bad rows ({bad_record_fraction:.6g} of the input)"
+        )
+        category = Category.DATA_QUALITY
+        return category, FactCheck(
+            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a human to approve"
+        )
+    return None
 
 
 # -- together -----------------------------------------------------------------------------------------

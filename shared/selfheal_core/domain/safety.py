@@ -20,6 +20,7 @@ LOW_RISK_ACTIONS: frozenset[Action] = frozenset(
     {Action.RETRY, Action.BACKOFF_RETRY, Action.LOG_AND_WAIT, Action.ESCALATE}
 )
 RERUN_ACTIONS: frozenset[Action] = frozenset({Action.RETRY, Action.BACKOFF_RETRY})
+CAUSE_FROM_FACTS_RULE = "cause_from_facts"
 
 
 class Mode:
@@ -43,6 +44,13 @@ class SafetySettings:
     # Whether someone can be asked: with it, a soft rule or an ``approve`` level holds the action for a
     # human's approval; without it (the simulator, a stack with no approval wait) both escalate.
     ask_approval: bool = False
+    # Whether a category only the facts named (rule ``cause_from_facts``) may be put to a human for approval.
+    # Off: the lead is in the escalation, and nothing it suggests runs. On: it is asked like a soft rule.
+    approve_causes_from_facts: bool = False
+
+    def soft_rules(self) -> frozenset[str]:
+        """The rules a human's approval may overrule under these settings."""
+        return SOFT_RULES | ({CAUSE_FROM_FACTS_RULE} if self.approve_causes_from_facts else frozenset())
 
     def policy(self) -> AutonomyPolicy:
         """The autonomy policy, with the old ``mode: shadow`` as the default level."""
@@ -137,6 +145,12 @@ def _critical_jobs_low_risk_only(action: Action, ctx: DecisionContext, s: Safety
     return high and action not in LOW_RISK_ACTIONS
 
 
+def _cause_from_facts(action: Action, ctx: DecisionContext, s: SafetySettings) -> bool:
+    """Rule: a category that only the facts named (the text named none) is a lead, not a diagnosis: the
+    action it leads to never runs unattended (with ``approve_causes_from_facts``, a human may approve it)."""
+    return ctx.cause_from_facts
+
+
 # Order matters only for which name is recorded first; every rule that fires is recorded.
 RULES: tuple[tuple[str, Rule], ...] = (
     ("kill_switch", _kill_switch),
@@ -147,11 +161,13 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("quarantine_fraction_limit", _quarantine_fraction),
     ("quarantine_needs_capable_job", _quarantine_needs_capable_job),
     ("no_rerun_on_bad_records", _no_rerun_on_bad_records),
+    (CAUSE_FROM_FACTS_RULE, _cause_from_facts),
     ("critical_job_low_risk_only", _critical_jobs_low_risk_only),
 )
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
 # Rules a human's approval may overrule (when someone can be asked); every other rule is hard: no
 # approval ever unlocks what it forbids.
+# ``cause_from_facts`` joins them when the settings allow it (SafetySettings.soft_rules).
 SOFT_RULES: frozenset[str] = frozenset({"critical_job_low_risk_only"})
 HARD_RULES: tuple[str, ...] = tuple(name for name in RULE_NAMES if name not in SOFT_RULES)
 APPROVE_LEVEL = "autonomy:approve"
@@ -174,7 +190,8 @@ class SafetyGate:
         be asked to approve what a soft rule holds back."""
         fired = self.violations(action, ctx)
         if self.settings.ask_approval:
-            return tuple(rule for rule in fired if rule not in SOFT_RULES)
+            soft = self.settings.soft_rules()
+            return tuple(rule for rule in fired if rule not in soft)
         return fired
 
     def mask_reasons(self, ctx: DecisionContext) -> dict[Action, tuple[str, ...]]:
@@ -215,7 +232,7 @@ class SafetyGate:
             return GateDecision(proposed, Action.ESCALATE, fired, autonomy=level)
         if proposed is Action.ESCALATE:
             return GateDecision(proposed, proposed, (), autonomy=level)
-        asking = [rule for rule in fired if rule in SOFT_RULES]
+        asking = [rule for rule in fired if rule in self.settings.soft_rules()]
         if level is Autonomy.APPROVE:
             asking.append(APPROVE_LEVEL)
         if asking and not self.settings.ask_approval:

@@ -181,6 +181,7 @@ class Config:
             min_confidence=self.safety.min_confidence,
             kill_switch=bool(overrides.get("kill_switch", self.safety.kill_switch)),
             mode=mode,
+            approve_causes_from_facts=overrides.get("approve_causes_from_facts") is True,
         )
 
 

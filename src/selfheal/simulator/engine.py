@@ -241,10 +241,13 @@ class InProcessEngine:
 
     name = "inprocess"
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, safety: SafetySettings | None = None) -> None:
+        """``safety``: the deployed gate's settings, when an operator changed them from the scenario's
+        (benchmarks/causes_from_facts.py); None: ``safety_settings(scenario)``."""
         self.scenario = scenario
-        self.gate = SafetyGate(safety_settings(scenario))
-        self.deployed = DeployedSettings.for_scenario(scenario)
+        settings = safety or safety_settings(scenario)
+        self.gate = SafetyGate(settings)
+        self.deployed = DeployedSettings(settings, scenario.backoff_minutes * 60.0)
         self.anomalies: list[str] = []
 
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
