@@ -117,7 +117,7 @@ def test_cause_from_facts_names_the_category_the_facts_point_to(reports, fractio
     named, check = found
     assert named is category
     assert (check.name, check.verdict) == (CAUSE_FROM_FACTS, CONFIRMED)
-    assert category.value in check.evidence and "for a human to approve" in check.evidence
+    assert category.value in check.evidence and "for a person to decide" in check.evidence
 
 
 @pytest.mark.parametrize(("reports", "fraction"), [([], None), ([ADDED], None), ([], 0.0), ([ADDED], 0.0)])

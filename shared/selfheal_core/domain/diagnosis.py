@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from selfheal_core.domain.context import DecisionContext, Risk
 from selfheal_core.domain.drift import DriftReport, TableVersion, detect_drift
 from selfheal_core.domain.fact_checks import (
+    CAUSE_FROM_FACTS,
     CONFIRMED,
     NOT_CHECKED,
     FactCheck,
@@ -26,7 +27,7 @@ DRIFT_CATEGORIES = frozenset({Category.SCHEMA_DRIFT, Category.TYPE_MISMATCH})
 # A diagnosis the facts alone made: above the gate's confidence floor, so that the rule that holds it for
 # a human (``cause_from_facts``) is the one the human reads, not a confidence figure.
 FACTS_CONFIDENCE = 0.6
-FACTS_SIGNATURE = "facts:cause_from_facts"
+FACTS_SIGNATURE = f"facts:{CAUSE_FROM_FACTS}"
 
 
 class ClassificationLike(Protocol):
@@ -77,7 +78,7 @@ class Diagnosis:
     quarantine_capable: bool = False
     notes: tuple[str, ...] = ()
     checks: tuple[FactCheck, ...] = ()  # the claims checked against facts (domain.fact_checks)
-    # The text named no cause and trusted facts named this one: any action waits for a human's approval.
+    # The text named no cause and trusted facts named this one: no action it leads to runs unattended.
     cause_from_facts: bool = False
 
     @classmethod
@@ -257,6 +258,7 @@ def diagnose(evidence: Evidence, classify: Classify) -> Diagnosis:
 
 
 def _text_named_nothing(classification: ClassificationLike) -> bool:
-    """The classifier abstained: no layer matched (an ``unknown`` a signature or an exception name gave,
-    such as a connect timeout, is a cause a human handles, not an abstention)."""
+    """The classifier decided nothing: no layer matched, the matches conflicted or were too weak, or the
+    model answered ``unknown``. An ``unknown`` that a signature or an exception name decided (a connect
+    timeout, say) is a cause a human handles, not an abstention: it has a signature."""
     return classification.category is Category.UNKNOWN and classification.signature is None

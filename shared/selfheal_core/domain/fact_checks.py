@@ -19,8 +19,8 @@ A refuting check only ever moves the answer to a category a human handles (``cod
 One check goes the other way, and never alone: ``cause_from_facts``. When the text names no cause at all
 (``unknown``), a trusted fact that names one is the best lead an engineer has: a breaking catalog change
 since the last success, or a Glue Data Quality result that found bad rows in the failed run. The diagnosis
-then carries that category, marked as coming from the facts, and the gate holds any action it leads to for
-a human's approval (rule ``cause_from_facts``): facts can suggest a fix, a person decides.
+then carries that category, marked as coming from the facts, and the gate never lets an action it leads to
+run unattended (rule ``cause_from_facts``): facts can suggest a fix, a person decides.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def cause_from_facts(
         changes = "; ".join(f"{r.table}: {', '.join(r.kinds)}" for r in breaking)
         evidence = f"the text names no cause; breaking catalog change since the last success ({changes})"
         return category, FactCheck(
-            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a human to approve"
+            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a person to decide"
         )
     if bad_record_fraction is not None and bad_record_fraction > 0:
         source = fraction_source or "a Glue Data Quality result"
@@ -323,7 +323,7 @@ def cause_from_facts(
         )
         category = Category.DATA_QUALITY
         return category, FactCheck(
-            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a human to approve"
+            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a person to decide"
         )
     return None
 

@@ -169,7 +169,6 @@ RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)
 # approval ever unlocks what it forbids.
 # ``cause_from_facts`` joins them when the settings allow it (SafetySettings.soft_rules).
 SOFT_RULES: frozenset[str] = frozenset({"critical_job_low_risk_only"})
-HARD_RULES: tuple[str, ...] = tuple(name for name in RULE_NAMES if name not in SOFT_RULES)
 APPROVE_LEVEL = "autonomy:approve"
 SHADOW_LEVEL = "autonomy:shadow"
 

@@ -72,7 +72,7 @@ RULE_WORDS: dict[str, str] = {
     "quarantine_fraction_limit": "quarantine needs a measured, small fraction of bad records",
     "quarantine_needs_capable_job": "the job does not declare that it sets bad records aside",
     "no_rerun_on_bad_records": "re-running would load known bad records again",
-    "cause_from_facts": "the log named no cause, the catalog or Data Quality did: a human approves",
+    "cause_from_facts": "the log named no cause, only the catalog or Data Quality did: a person decides",
     "critical_job_low_risk_only": "on a high/critical job only low-risk actions run unattended",
     "shadow_mode": "the stack is in shadow mode: it proposes and records, and executes nothing",
     "autonomy:shadow": "the autonomy level for this category/action is shadow",
