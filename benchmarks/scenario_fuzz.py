@@ -14,20 +14,19 @@ ran, failures (the first few failing files are kept and named).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import json
 import random
 import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from selfheal.cli import main as selfheal
 from selfheal.simulator.scenario import shipped_scenarios_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hostile.corpus import run_cli  # the hostile-input corpus runs the CLI the same way
 
 ODD_VALUES: tuple[Any, ...] = (
     None, True, False, 0, -1, 1, 2**63, -(2**63), 1e308, -1e308, 1e-308, 0.5, "", "x", "\U0001f642" * 3,
@@ -83,17 +82,11 @@ def _reject_constant(name: str) -> Any:
 
 def run_case(path: Path, incidents: int, engine: str, out: Path) -> tuple[str, str]:
     """("rejected" | "ran" | "failed", detail)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
     argv = ["evaluate", "--scenario", str(path), "--incidents", str(incidents), "--json"]
-    argv += ["--out", str(out), "--engine", engine]
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code: Any = selfheal(argv)
-        except SystemExit as exit_:
-            code = exit_.code
-        except BaseException:  # what is looked for: anything escaping the CLI
-            return "failed", traceback.format_exc()[-1500:]
-    err, printed = stderr.getvalue(), stdout.getvalue()
+    result = run_cli([*argv, "--out", str(out), "--engine", engine])
+    if result.traceback is not None:  # what is looked for: anything escaping the CLI
+        return "failed", result.traceback[-1500:]
+    code, err, printed = result.code, result.err, result.out
     if code == 2 and err.strip() and "Traceback" not in err:
         return "rejected", err.strip()[:200]
     if code == 0:

@@ -9,9 +9,7 @@ share one ``trace`` list: every store append and every Glue write is logged ther
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from script_loader import load_module
 from selfheal_core.adapters.memory import MemoryEventStore, MemoryQTableStore
 from selfheal_core.domain.drift import Column, TableVersion
 from selfheal_core.domain.events import DomainEvent, E, IncidentEvent, Opened
@@ -67,15 +66,7 @@ def load_handler_module(function_dir: str) -> ModuleType:
 
     Registered in ``sys.modules``: a dataclass in the module resolves its annotations through it.
     """
-    name = f"fn_{function_dir}"
-    if name not in sys.modules:
-        path = FUNCTIONS_DIR / function_dir / "app.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None, path
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module(f"fn_{function_dir}", FUNCTIONS_DIR / function_dir / "app.py")
 
 
 class SimulatedCrash(RuntimeError):

@@ -7,15 +7,14 @@ by scripts/sync_layer_requirements.py; what the deployed code imports must come 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from script_loader import load_script
 
 from selfheal import _bundled
 
@@ -26,17 +25,7 @@ LOCAL_ONLY = {"moto": "moto", "matplotlib": "matplotlib", "rich": "rich", "jinja
 LOCAL_ONLY_DISTRIBUTIONS = {*LOCAL_ONLY, "jsonata-python"}
 
 
-def _load_sync_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "sync_layer_requirements", ROOT / "scripts/sync_layer_requirements.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sync = _load_sync_script()
+sync = load_script("scripts/sync_layer_requirements.py")
 
 
 @pytest.fixture(scope="module")

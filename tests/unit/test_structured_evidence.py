@@ -4,12 +4,12 @@ source in a comment."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 from selfheal_core.classification import structured
 from selfheal_core.classification.structured import StructuredHit, decide, extract, load_maps
 from selfheal_core.vocabulary import Category
@@ -469,10 +469,7 @@ def test_an_unknown_bracketed_name_is_not_evidence():
 
 
 def test_derive_keeps_hand_mapped_classes_out_and_spark_first():
-    spec = importlib.util.spec_from_file_location("derive", ROOT / "scripts" / "derive_spark_error_states.py")
-    assert spec is not None and spec.loader is not None
-    derive_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(derive_module)
+    derive_module = load_script("scripts/derive_spark_error_states.py")
     spark = {"A_CLASS": {"sqlState": "42P01"}, "NO_STATE": {}, "CURATED": {"sqlState": "42703"}}
     delta = {
         "A_CLASS": {"sqlState": "0A000"},

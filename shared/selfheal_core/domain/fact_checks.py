@@ -312,20 +312,17 @@ def cause_from_facts(
         )
         category = Category.TYPE_MISMATCH if only_types else Category.SCHEMA_DRIFT
         changes = "; ".join(f"{r.table}: {', '.join(r.kinds)}" for r in breaking)
-        evidence = f"the text names no cause; breaking catalog change since the last success ({changes})"
-        return category, FactCheck(
-            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a person to decide"
-        )
-    if bad_record_fraction is not None and bad_record_fraction > 0:
+        fact = f"breaking catalog change since the last success ({changes})"
+    elif bad_record_fraction is not None and bad_record_fraction > 0:
         source = fraction_source or "a Glue Data Quality result"
-        evidence = (
-            f"the text names no cause; {source} found bad rows ({bad_record_fraction:.6g} of the input)"
+        category, fact = (
+            Category.DATA_QUALITY,
+            f"{source} found bad rows ({bad_record_fraction:.6g} of the input)",
         )
-        category = Category.DATA_QUALITY
-        return category, FactCheck(
-            CAUSE_FROM_FACTS, CONFIRMED, f"{evidence}: {category.value}, for a person to decide"
-        )
-    return None
+    else:
+        return None
+    evidence = f"the text names no cause; {fact}: {category.value}, for a person to decide"
+    return category, FactCheck(CAUSE_FROM_FACTS, CONFIRMED, evidence)
 
 
 # -- together -----------------------------------------------------------------------------------------

@@ -223,8 +223,10 @@ class DeployedSettings:
     backoff_seconds: float
 
     @classmethod
-    def for_scenario(cls, scenario: Scenario) -> DeployedSettings:
-        return cls(safety_settings(scenario), scenario.backoff_minutes * 60.0)
+    def for_scenario(cls, scenario: Scenario, safety: SafetySettings | None = None) -> DeployedSettings:
+        """``safety``: the gate's settings when an operator changed them from the scenario's
+        (benchmarks/causes_from_facts.py); None: ``safety_settings(scenario)``."""
+        return cls(safety or safety_settings(scenario), scenario.backoff_minutes * 60.0)
 
 
 def safety_settings(scenario: Scenario) -> SafetySettings:
@@ -242,12 +244,10 @@ class InProcessEngine:
     name = "inprocess"
 
     def __init__(self, scenario: Scenario, safety: SafetySettings | None = None) -> None:
-        """``safety``: the deployed gate's settings, when an operator changed them from the scenario's
-        (benchmarks/causes_from_facts.py); None: ``safety_settings(scenario)``."""
+        """``safety``: as in ``DeployedSettings.for_scenario``."""
         self.scenario = scenario
-        settings = safety or safety_settings(scenario)
-        self.gate = SafetyGate(settings)
-        self.deployed = DeployedSettings(settings, scenario.backoff_minutes * 60.0)
+        self.deployed = DeployedSettings.for_scenario(scenario, safety)
+        self.gate = SafetyGate(self.deployed.safety)
         self.anomalies: list[str] = []
 
     def run_incident(self, incident: Incident, policy: Policy) -> IncidentResult:
