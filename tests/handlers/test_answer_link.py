@@ -128,10 +128,14 @@ def stack(aws_env: None, load_handler: Any, lambda_context: Any) -> Iterator[Sta
         )["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
         token = ""
-        deadline = time.monotonic() + 10
+        # moto's interpreter runs the execution in a thread: poll with pauses, so that this loop does not
+        # hold the GIL and moto's lock against it (a tight loop left it unstarted on a busy machine).
+        deadline = time.monotonic() + 30
         while not token and time.monotonic() < deadline:
             for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []):
                 token = json.loads(message["Body"])["token"]
+            if not token:
+                time.sleep(0.02)
         assert token, "the wait never started"
 
         store = DynamoDbEventStore(EVENTS, client=dynamodb)
